@@ -1,0 +1,55 @@
+# cx-warehouse: `make run` (set up + demo data + the whole pipeline), `make test`, `make dev`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+export CX_DATA_DIR ?= $(CURDIR)/data
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+# Demo world: two weeks, a few thousand users, ~140k events, the incident inside the window.
+DEMO_ARGS ?= --users 5000 --days 14
+
+.PHONY: setup manifest demo-data run test dev lint benchmark clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.8
+	$(BIN)/uv pip install -q --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	touch $@
+
+setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml .dlt/secrets.toml
+
+# Dagster instance config (the DuckDB writer pool limit lives there).
+$(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
+	mkdir -p $(DAGSTER_HOME) && cp $< $@
+
+# A random pseudonymisation key for the demo, kept out of git. Production sets PII__HASH_KEY.
+.dlt/secrets.toml:
+	mkdir -p .dlt && umask 077 && printf '[pii]\nhash_key = "%s"\n' "$$($(PYTHON) -c "import secrets; print(secrets.token_hex(32))")" > $@
+
+manifest: $(STAMP)
+	cd dbt_project && ../$(BIN)/dbt parse --profiles-dir . --quiet
+
+demo-data: $(STAMP)
+	$(BIN)/python -m ingestion.simulator --out $(CX_DATA_DIR)/landing --if-missing $(DEMO_ARGS)
+
+run: setup manifest demo-data
+	$(BIN)/dagster job execute -m orchestration.definitions -j cx_full_pipeline
+	$(BIN)/python -m orchestration.summary
+
+test: setup manifest
+	$(BIN)/python -m pytest
+
+dev: setup manifest
+	$(BIN)/dagster dev -m orchestration.definitions
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+benchmark: setup
+	$(BIN)/python benchmarks/ingest.py --events 1000000
+
+clean:
+	rm -rf $(VENV) data .dagster_home dbt_project/target dbt_project/logs

@@ -1,0 +1,19 @@
+{#- CX metric formulas: defined once here, used by every mart that reports them. -#}
+
+{#- NPS = % promoters (9-10) - % detractors (0-6), over NPS responses; null without responses. -#}
+{% macro nps(score_column) -%}
+    100.0 * (
+        sum(case when {{ score_column }} >= 9 then 1 else 0 end)
+        - sum(case when {{ score_column }} <= 6 then 1 else 0 end)
+    ) / nullif(count({{ score_column }}), 0)
+{%- endmacro %}
+
+{#- CSAT = % of responses scoring 4 or 5 on the 1-5 scale. -#}
+{% macro csat(score_column) -%}
+    100.0 * sum(case when {{ score_column }} >= 4 then 1 else 0 end) / nullif(count({{ score_column }}), 0)
+{%- endmacro %}
+
+{#- A share in percent, null when the denominator is zero. -#}
+{% macro pct(numerator, denominator) -%}
+    100.0 * ({{ numerator }}) / nullif({{ denominator }}, 0)
+{%- endmacro %}

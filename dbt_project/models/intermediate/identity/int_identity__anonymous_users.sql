@@ -1,0 +1,45 @@
+-- Which user an anonymous id belongs to: the first user_id ever seen with it, from identify and
+-- alias calls or any event carrying both ids. An anonymous id later seen with a different
+-- user_id stays with the first one: two identified users are never merged automatically.
+with
+
+events as (
+
+    select * from {{ ref('stg_segment__events') }}
+
+),
+
+pairs as (
+
+    select anonymous_id, user_id, event_at
+    from events
+    where anonymous_id is not null and user_id is not null
+
+    union all
+
+    -- alias(previousId -> userId) links an earlier id to the user
+    select previous_id as anonymous_id, user_id, event_at
+    from events
+    where event_type = 'alias' and previous_id is not null and user_id is not null
+
+),
+
+ranked as (
+
+    select
+        anonymous_id,
+        user_id,
+        event_at,
+        row_number() over (partition by anonymous_id order by event_at, user_id) as pair_rank,
+        count(distinct user_id) over (partition by anonymous_id) as user_ids_seen
+    from pairs
+
+)
+
+select
+    anonymous_id,
+    user_id,
+    event_at as first_identified_at,
+    user_ids_seen > 1 as has_conflicting_user_ids
+from ranked
+where pair_rank = 1

@@ -1,0 +1,120 @@
+-- Headline CX KPIs per UTC day: traffic, conversion, experience, sentiment and support.
+with
+
+sessions as (
+
+    select
+        cast({{ dbt.date_trunc('day', 'session_start_at') }} as date) as kpi_date,
+        *
+    from {{ ref('fct_sessions') }}
+
+),
+
+session_kpis as (
+
+    select
+        kpi_date,
+        count(*) as sessions,
+        count(distinct stitched_user_id) as active_users,
+        sum(case when is_converted then 1 else 0 end) as converted_sessions,
+        sum(case when is_bounce then 1 else 0 end) as bounced_sessions,
+        sum(case when errors > 0 then 1 else 0 end) as sessions_with_errors
+    from sessions
+    group by kpi_date
+
+),
+
+events as (
+
+    select
+        cast({{ dbt.date_trunc('day', 'event_at') }} as date) as kpi_date,
+        event_name,
+        event_type,
+        page_load_ms
+    from {{ ref('stg_segment__events') }}
+
+),
+
+event_kpis as (
+
+    select
+        kpi_date,
+        sum(case when event_name = '{{ var("conversion_event") }}' then 1 else 0 end) as orders,
+        {{ percentile('page_load_ms', 0.5) }} as p50_page_load_ms,
+        {{ percentile('page_load_ms', 0.75) }} as p75_page_load_ms,
+        {{ percentile('page_load_ms', 0.95) }} as p95_page_load_ms
+    from events
+    group by kpi_date
+
+),
+
+responses as (
+
+    select
+        cast({{ dbt.date_trunc('day', 'created_at') }} as date) as kpi_date,
+        case when survey_type = 'nps' then score end as nps_score,
+        case when survey_type = 'csat' then score end as csat_score
+    from {{ ref('stg_surveys__responses') }}
+
+),
+
+survey_kpis as (
+
+    select
+        kpi_date,
+        count(nps_score) as nps_responses,
+        {{ nps('nps_score') }} as nps,
+        count(csat_score) as csat_responses,
+        {{ csat('csat_score') }} as csat
+    from responses
+    group by kpi_date
+
+),
+
+ticket_kpis as (
+
+    select
+        cast({{ dbt.date_trunc('day', 'created_at') }} as date) as kpi_date,
+        count(*) as tickets_created,
+        {{ median('first_reply_minutes') }} as median_first_reply_minutes
+    from {{ ref('stg_zendesk__tickets') }}
+    group by 1
+
+),
+
+days as (
+
+    select kpi_date from session_kpis
+    union
+    select kpi_date from survey_kpis
+    union
+    select kpi_date from ticket_kpis
+
+)
+
+select
+    days.kpi_date,
+    cast(coalesce(session_kpis.sessions, 0) as {{ dbt.type_bigint() }}) as sessions,
+    cast(coalesce(session_kpis.active_users, 0) as {{ dbt.type_bigint() }}) as active_users,
+    cast(coalesce(session_kpis.converted_sessions, 0) as {{ dbt.type_bigint() }}) as converted_sessions,
+    cast(coalesce(event_kpis.orders, 0) as {{ dbt.type_bigint() }}) as orders,
+    cast({{ pct('session_kpis.converted_sessions', 'session_kpis.sessions') }} as {{ type_double() }})
+        as conversion_rate_pct,
+    cast({{ pct('session_kpis.bounced_sessions', 'session_kpis.sessions') }} as {{ type_double() }})
+        as bounce_rate_pct,
+    cast({{ pct('session_kpis.sessions_with_errors', 'session_kpis.sessions') }} as {{ type_double() }})
+        as error_session_rate_pct,
+    cast(event_kpis.p50_page_load_ms as {{ type_double() }}) as p50_page_load_ms,
+    cast(event_kpis.p75_page_load_ms as {{ type_double() }}) as p75_page_load_ms,
+    cast(event_kpis.p95_page_load_ms as {{ type_double() }}) as p95_page_load_ms,
+    cast(coalesce(survey_kpis.nps_responses, 0) as {{ dbt.type_bigint() }}) as nps_responses,
+    cast(survey_kpis.nps as {{ type_double() }}) as nps,
+    cast(coalesce(survey_kpis.csat_responses, 0) as {{ dbt.type_bigint() }}) as csat_responses,
+    cast(survey_kpis.csat as {{ type_double() }}) as csat_pct,
+    cast(coalesce(ticket_kpis.tickets_created, 0) as {{ dbt.type_bigint() }}) as tickets_created,
+    cast(ticket_kpis.median_first_reply_minutes as {{ type_double() }}) as median_first_reply_minutes
+from days
+left join session_kpis on days.kpi_date = session_kpis.kpi_date
+left join event_kpis on days.kpi_date = event_kpis.kpi_date
+left join survey_kpis on days.kpi_date = survey_kpis.kpi_date
+left join ticket_kpis on days.kpi_date = ticket_kpis.kpi_date

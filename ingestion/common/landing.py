@@ -1,0 +1,38 @@
+"""Landing folders read through dlt's filesystem source, one batch of new files at a time.
+
+The cursor is the file's modification time (collectors publish whole files by rename, so a newer
+file arrived later); dlt keeps it in the pipeline state, stored with the data in the destination,
+so a re-run with no new files reads nothing and a failed load re-reads exactly the same files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import dlt
+from dlt.sources.filesystem import FileItemDict, filesystem
+
+
+def landing_files(folder: Path | str, glob: str, files_per_batch: int) -> dlt.sources.DltResource:
+    """A dlt resource yielding lists of new files in `folder` matching `glob`."""
+    files = filesystem(
+        bucket_url=Path(folder).resolve().as_uri(), file_glob=glob, files_per_page=files_per_batch
+    )
+    files.apply_hints(incremental=dlt.sources.incremental("modification_date"))
+    return files
+
+
+def file_label(item: FileItemDict) -> str:
+    """How a file is named in quarantine and ledger rows: its path inside the landing folder."""
+    return item["relative_path"]
+
+
+def modified_at(item: FileItemDict) -> dt.datetime:
+    return item["modification_date"]
+
+
+def read_all(items: list[FileItemDict]) -> Iterator[tuple[FileItemDict, bytes]]:
+    for item in items:
+        yield item, item.read_bytes()

@@ -1,0 +1,102 @@
+"""The one place that decides the environment and where things live.
+
+Read at run time (never at import time) from environment variables; secrets come from dlt's secret
+providers (environment variables or `.dlt/secrets.toml`). Every error names the key and the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import dlt
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENTS = ("dev", "ci", "prod")
+MODES = ("files", "api")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or wrong; the message names the key and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    data_dir: Path
+    duckdb_path: Path
+    landing_dir: Path
+    pipelines_dir: Path
+    tickets_mode: str
+    surveys_mode: str
+    tickets_api_url: str | None
+    surveys_api_url: str | None
+    duckdb_memory_limit: str
+
+    @property
+    def dbt_target(self) -> str:
+        return self.env
+
+    def feed_dir(self, feed: str) -> Path:
+        return self.landing_dir / feed
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+        env = environ.get("CX_ENV", "dev")
+        if env not in ENVIRONMENTS:
+            raise ConfigError(
+                f"CX_ENV={env!r} is not one of {ENVIRONMENTS}: set CX_ENV=dev, ci or prod"
+            )
+        data_dir = Path(environ.get("CX_DATA_DIR") or PROJECT_ROOT / "data").resolve()
+        modes = {}
+        for feed in ("tickets", "surveys"):
+            key = f"CX_{feed.upper()}_MODE"
+            modes[feed] = environ.get(key, "files")
+            if modes[feed] not in MODES:
+                raise ConfigError(
+                    f"{key}={modes[feed]!r} is not one of {MODES}: set {key}=files or api"
+                )
+        urls = {}
+        for feed in ("tickets", "surveys"):
+            key = f"CX_{feed.upper()}_API_URL"
+            urls[feed] = environ.get(key) or None
+            if modes[feed] == "api" and not urls[feed]:
+                raise ConfigError(
+                    f"{key} is not set but CX_{feed.upper()}_MODE=api: set {key} to the API's base URL"
+                )
+        return cls(
+            env=env,
+            data_dir=data_dir,
+            duckdb_path=Path(
+                environ.get("CX_DUCKDB_PATH") or data_dir / "warehouse.duckdb"
+            ).resolve(),
+            landing_dir=Path(environ.get("CX_LANDING_DIR") or data_dir / "landing").resolve(),
+            pipelines_dir=Path(
+                environ.get("CX_PIPELINES_DIR") or data_dir / "dlt_pipelines"
+            ).resolve(),
+            tickets_mode=modes["tickets"],
+            surveys_mode=modes["surveys"],
+            tickets_api_url=urls["tickets"],
+            surveys_api_url=urls["surveys"],
+            duckdb_memory_limit=environ.get("CX_DUCKDB_MEMORY_LIMIT", "4GB"),
+        )
+
+
+def secret(key: str, how: str) -> str:
+    """A secret from dlt's providers (env `A__B` or `[a] b` in .dlt/secrets.toml), or a clear error."""
+    value = dlt.secrets.get(key)
+    if not value:
+        env_name = key.upper().replace(".", "__")
+        section, _, name = key.rpartition(".")
+        raise ConfigError(
+            f"secret {key!r} is missing: set the environment variable {env_name} or add "
+            f'`{name} = "..."` under [{section}] in .dlt/secrets.toml ({how})'
+        )
+    return str(value)
+
+
+def pii_hash_key() -> bytes:
+    return secret("pii.hash_key", "`make run` creates a random one for the demo").encode()

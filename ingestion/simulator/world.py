@@ -1,0 +1,408 @@
+"""The simulated world: people, their sessions, what they did, what they said and what they asked.
+
+`build_world` returns true facts only (true event times, one delivery per event). Feed faults
+(late delivery, duplicates, skewed clocks, malformed lines) are added by `delivery.py`, so the
+ground truth in `truth.py` is computed from what really happened, independently of the warehouse.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import random
+import uuid
+from dataclasses import dataclass, field
+
+from ingestion.simulator.config import (
+    COUNTRIES,
+    DEVICES,
+    PERSONAS,
+    PLANS,
+    SOURCES,
+    SimConfig,
+)
+
+OS_BY_DEVICE = {
+    "mobile": ("iOS", "Android"),
+    "desktop": ("Mac OS", "Windows"),
+    "tablet": ("iPadOS",),
+}
+BASE_LOAD_MS = {"mobile": 1400.0, "desktop": 700.0, "tablet": 1100.0}
+ERROR_RATE = {"mobile": 0.02, "desktop": 0.008, "tablet": 0.015}
+SESSION_RATE = {"browser": 0.35, "bargain_hunter": 0.45, "loyal": 0.6, "business": 0.5}
+# Minimum quiet time between two sessions of one person and the longest pause inside one.
+# Both keep clear of the warehouse's 30-minute rule, so the true session count is unambiguous.
+MIN_SESSION_GAP = dt.timedelta(minutes=40)
+MAX_INTRA_GAP_S = 20 * 60
+
+
+@dataclass
+class User:
+    user_id: str | None  # None for visitors who never sign up
+    anonymous_id: str
+    email: str | None
+    name: str | None
+    persona: str
+    plan: str
+    device: str
+    os: str
+    country: str
+    ip: str
+    source: tuple[str | None, str | None, str | None]
+    signup_session: int | None  # index of the session in which they sign up; 0 = already known
+    zendesk_id: int = 0
+    sessions: list[Session] = field(default_factory=list)
+
+    @property
+    def stitched_id(self) -> str:
+        return self.user_id or self.anonymous_id
+
+
+@dataclass
+class Session:
+    user: User
+    start: dt.datetime
+    events: list[dict] = field(default_factory=list)
+    reached_step: int = 0
+    converted: bool = False
+    errors: int = 0
+    slow_checkout: bool = False
+
+
+@dataclass
+class World:
+    config: SimConfig
+    users: list[User]
+    sessions: list[Session]
+    survey_versions: list[dict]  # every version of every response, as the survey tool stores it
+    ticket_versions: list[dict]  # every version of every ticket (with metric set and requester)
+
+
+def _pick(rng: random.Random, weights: dict[str, float]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def _iso(ts: dt.datetime) -> str:
+    return ts.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _make_users(cfg: SimConfig, rng: random.Random) -> list[User]:
+    users = []
+    for n in range(cfg.users):
+        device = _pick(rng, DEVICES)
+        identified = rng.random() < 0.75
+        known_at_start = identified and rng.random() < 0.5
+        user_id = f"u{n:06d}" if identified else None
+        users.append(
+            User(
+                user_id=user_id,
+                anonymous_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                email=f"user{n}@example.com" if identified else None,
+                name=f"User {n}" if identified else None,
+                persona=_pick(rng, PERSONAS),
+                plan=_pick(rng, PLANS) if identified else "free",
+                device=device,
+                os=rng.choice(OS_BY_DEVICE[device]),
+                country=_pick(rng, COUNTRIES),
+                ip=f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}."
+                f"{rng.randint(1, 254)}",
+                source=rng.choice(SOURCES),
+                signup_session=(0 if known_at_start else rng.randint(1, 3)) if identified else None,
+                zendesk_id=360000000 + n,
+            )
+        )
+    return users
+
+
+def _session_starts(cfg: SimConfig, rng: random.Random, user: User) -> list[dt.datetime]:
+    starts: list[dt.datetime] = []
+    for day in range(cfg.days):
+        day_start = cfg.start_dt + dt.timedelta(days=day)
+        weekend = day_start.weekday() >= 5
+        rate = SESSION_RATE[user.persona] * (1.3 if weekend else 1.0)
+        count = sum(1 for _ in range(3) if rng.random() < rate / 3)
+        for _ in range(count):
+            # Daytime-weighted hour, then a few seconds of margin from midnight so a session's
+            # true day never depends on sub-second network latency.
+            hour = min(23, max(0, int(rng.gauss(15, 4.5))))
+            second = rng.randint(30, 3600 - 30)
+            starts.append(day_start + dt.timedelta(hours=hour, seconds=second))
+    starts.sort()
+    spaced: list[dt.datetime] = []
+    for start in starts:
+        # Sessions last < 2 h, so 3 h between starts keeps sessions apart by more than 30 min.
+        if spaced and start - spaced[-1] < dt.timedelta(hours=3):
+            continue
+        if start >= cfg.end_dt - dt.timedelta(hours=2):
+            continue
+        spaced.append(start)
+    return spaced
+
+
+class _SessionBuilder:
+    """Appends the events of one session, advancing a clock by short pauses."""
+
+    def __init__(self, cfg: SimConfig, rng: random.Random, session: Session, known: bool):
+        self.cfg, self.rng, self.session, self.known = cfg, rng, session, known
+        self.clock = session.start
+
+    def _pause(self) -> None:
+        self.clock += dt.timedelta(seconds=self.rng.randint(5, MAX_INTRA_GAP_S // 3))
+
+    def _base(self, kind: str) -> dict:
+        user = self.session.user
+        source, medium, campaign = user.source
+        page_url = "https://shop.example.com/"
+        context = {
+            "ip": user.ip,
+            "locale": "en-US",
+            "timezone": "UTC",
+            "userAgent": f"Mozilla/5.0 ({user.os})",
+            "device": {"type": user.device},
+            "os": {"name": user.os},
+            "library": {"name": "analytics.js", "version": "4.1.0"},
+            "page": {"url": page_url, "referrer": f"https://{source}.com/" if source else None},
+            "location": {"country": user.country},
+        }
+        if source and not self.session.events:
+            context["campaign"] = {"source": source, "medium": medium, "name": campaign}
+        event = {
+            "type": kind,
+            "messageId": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
+            "anonymousId": user.anonymous_id,
+            "userId": user.user_id if self.known else None,
+            "context": context,
+            "_true_time": self.clock,
+        }
+        self.session.events.append(event)
+        return event
+
+    def page(self, name: str, path: str, slow: bool = False) -> float:
+        event = self._base("page")
+        device = self.session.user.device
+        load = self.rng.lognormvariate(math.log(BASE_LOAD_MS[device]), 0.35)
+        if slow:
+            load *= self.cfg.incident.latency_factor if self.cfg.incident else 1.0
+        event["name"] = name
+        event["properties"] = {
+            "path": path,
+            "url": f"https://shop.example.com{path}",
+            "title": name,
+            "load_time_ms": round(load, 1),
+        }
+        event["context"]["page"]["url"] = f"https://shop.example.com{path}"
+        self._pause()
+        return load
+
+    def track(self, name: str, **properties) -> None:
+        event = self._base("track")
+        event["event"] = name
+        event["properties"] = properties
+        self._pause()
+
+    def identify(self) -> None:
+        user = self.session.user
+        self.known = True
+        event = self._base("identify")
+        event["userId"] = user.user_id
+        event["traits"] = {
+            "email": user.email,
+            "name": user.name,
+            "plan": user.plan,
+            "persona": user.persona,
+            "country": user.country,
+        }
+        self._pause()
+
+    def maybe_error(self, page: str, slow: bool) -> None:
+        rate = ERROR_RATE[self.session.user.device] * (6 if slow else 1)
+        if self.rng.random() < rate:
+            self.session.errors += 1
+            self.track("API Error", page=page, status=self.rng.choice([500, 502, 503, 504]))
+
+
+def _play_session(cfg: SimConfig, rng: random.Random, session: Session, index: int) -> None:
+    user = session.user
+    known = user.signup_session is not None and index >= user.signup_session and index > 0
+    known = known or user.signup_session == 0
+    b = _SessionBuilder(cfg, rng, session, known)
+    day = (session.start - cfg.start_dt).days
+    incident = cfg.incident
+    b.page("Home", "/")
+    if user.signup_session == index and index > 0:
+        b.identify()
+    if rng.random() < cfg.unknown_event_share * 5:
+        b.track(rng.choice(["Tooltip Shown", "Debug Ping", "Banner Closed"]))
+    session.reached_step = 1
+    if rng.random() > 0.62:
+        return
+    for _ in range(rng.randint(1, 3)):
+        sku = f"sku-{rng.randint(1, 400):04d}"
+        b.page("Product", f"/products/{sku}")
+        props = {"product_id": sku, "price": round(rng.uniform(5, 250), 2), "currency": "USD"}
+        if day >= cfg.new_property_from_day:
+            props["recommendation_slot"] = rng.randint(1, 8)
+        b.track("Product Viewed", **props)
+    session.reached_step = 2
+    if rng.random() > 0.40:
+        return
+    b.track("Product Added", product_id=f"sku-{rng.randint(1, 400):04d}", quantity=1)
+    session.reached_step = 3
+    if rng.random() > 0.60:
+        return
+    slow = bool(incident and incident.active(b.clock, user.device))
+    session.slow_checkout = slow
+    load = b.page("Checkout", "/checkout", slow=slow)
+    b.maybe_error("/checkout", slow)
+    b.track("Checkout Started", cart_value=round(rng.uniform(20, 400), 2))
+    session.reached_step = 4
+    p_complete = 0.72 if not slow else 0.30
+    if load > 4000:
+        p_complete *= 0.8
+    if rng.random() < p_complete:
+        b.page("Order Confirmation", "/checkout/done", slow=slow)
+        b.track("Order Completed", order_id=f"o-{rng.getrandbits(40):x}", revenue=50.0)
+        session.reached_step = 5
+        session.converted = True
+
+
+def _session_end(session: Session) -> dt.datetime:
+    return session.events[-1]["_true_time"]
+
+
+def _survey_versions(cfg: SimConfig, rng: random.Random, sessions: list[Session]) -> list[dict]:
+    versions: list[dict] = []
+    n = 0
+    for s in sessions:
+        user = s.user
+        end = _session_end(s)
+        bad = s.slow_checkout or s.errors > 0
+        asks = []
+        if s.reached_step >= 4 and rng.random() < 0.35:
+            score = rng.choice([1, 2, 2, 3, 3, 4]) if bad else rng.choice([3, 4, 4, 5, 5, 5])
+            asks.append(
+                ("csat_checkout", "csat", score, {"type": "event", "name": "Checkout Started"})
+            )
+        if rng.random() < 0.04:
+            base = 8 if user.persona == "loyal" else 7
+            score = max(0, min(10, int(round(rng.gauss(base - (3 if bad else 0), 2)))))
+            asks.append(("nps_relationship", "nps", score, {"type": "page", "name": "Home"}))
+        for survey_id, kind, score, trigger in asks:
+            n += 1
+            created = end + dt.timedelta(seconds=rng.randint(30, 600))
+            if created >= cfg.end_dt:
+                continue
+            record = {
+                "id": f"r{n:07d}",
+                "survey_id": survey_id,
+                "survey_type": kind,
+                "respondent": {
+                    "user_id": user.user_id if s.events[-1]["userId"] else None,
+                    "anonymous_id": user.anonymous_id,
+                    "email": user.email if s.events[-1]["userId"] else None,
+                },
+                "score": score,
+                "comment": None,
+                "trigger": trigger,
+                "created_at": _iso(created),
+                "updated_at": _iso(created),
+            }
+            versions.append(record)
+            if rng.random() < 0.1:  # an edit a little later: a comment added
+                edited = dict(record)
+                edited["comment"] = "Checkout was slow" if bad else "Fine"
+                edited_at = created + dt.timedelta(minutes=rng.randint(5, 240))
+                if edited_at < cfg.end_dt:
+                    edited["updated_at"] = _iso(edited_at)
+                    versions.append(edited)
+    return versions
+
+
+def _ticket_versions(cfg: SimConfig, rng: random.Random, sessions: list[Session]) -> list[dict]:
+    versions: list[dict] = []
+    ticket_id = 1000
+    for s in sessions:
+        user = s.user
+        if user.email is None or s.events[-1]["userId"] is None:
+            continue
+        p = 0.02 + (0.25 if s.slow_checkout else 0) + (0.15 if s.errors else 0)
+        if s.reached_step == 4:
+            p += 0.05
+        if rng.random() >= p:
+            continue
+        ticket_id += 1
+        created = _session_end(s) + dt.timedelta(minutes=rng.randint(5, 120))
+        reply = created + dt.timedelta(minutes=max(1, int(rng.lognormvariate(math.log(90), 0.8))))
+        solved = reply + dt.timedelta(minutes=max(10, int(rng.lognormvariate(math.log(1200), 0.7))))
+        reopened = rng.random() < 0.08
+        subject = "Checkout is very slow" if s.slow_checkout else "Problem with my order"
+        base = {
+            "id": ticket_id,
+            "url": f"https://example.zendesk.com/api/v2/tickets/{ticket_id}.json",
+            "created_at": _iso(created),
+            "type": "problem" if s.errors or s.slow_checkout else "question",
+            "subject": subject,
+            "description": f"{subject}. Reach me at {user.email}.",
+            "priority": "high" if s.slow_checkout else "normal",
+            "requester_id": user.zendesk_id,
+            "assignee_id": 9000 + rng.randint(1, 12),
+            "tags": ["checkout", user.device] if s.reached_step >= 4 else [user.device],
+            "via": {"channel": rng.choice(["email", "web", "chat"])},
+        }
+        requester = {
+            "id": user.zendesk_id,
+            "email": user.email,
+            "name": user.name,
+            "external_id": user.user_id,
+        }
+        states = [("new", created, None, None, 0), ("open", reply, reply, None, 0)]
+        if solved < cfg.end_dt:
+            states.append(("solved", solved, reply, solved, 0))
+            if reopened:
+                again = solved + dt.timedelta(hours=rng.randint(2, 30))
+                final = again + dt.timedelta(hours=rng.randint(1, 20))
+                states.append(("open", again, reply, None, 1))
+                states.append(("solved", final, reply, final, 1))
+        rating = "bad" if s.slow_checkout else rng.choice(["good", "good", "offered"])
+        for status, at, replied, solved_at, reopens in states:
+            if at >= cfg.end_dt:
+                break
+            ticket = dict(base, status=status, updated_at=_iso(at))
+            ticket["satisfaction_rating"] = {"score": rating if status == "solved" else "unoffered"}
+            metrics = {
+                "ticket_id": ticket_id,
+                "reopens": reopens,
+                "reply_time_in_minutes": {
+                    "calendar": int((replied - created).total_seconds() // 60) if replied else None
+                },
+                "full_resolution_time_in_minutes": {
+                    "calendar": int((solved_at - created).total_seconds() // 60)
+                    if solved_at
+                    else None
+                },
+                "solved_at": _iso(solved_at) if solved_at else None,
+                "created_at": _iso(created),
+                "updated_at": _iso(at),
+            }
+            versions.append({"ticket": ticket, "metric_set": metrics, "requester": requester})
+    return versions
+
+
+def build_world(cfg: SimConfig) -> World:
+    rng = random.Random(cfg.seed)
+    users = _make_users(cfg, rng)
+    sessions: list[Session] = []
+    for user in users:
+        for index, start in enumerate(_session_starts(cfg, rng, user)):
+            session = Session(user=user, start=start)
+            _play_session(cfg, rng, session, index)
+            user.sessions.append(session)
+            sessions.append(session)
+    sessions.sort(key=lambda s: s.start)
+    return World(
+        config=cfg,
+        users=users,
+        sessions=sessions,
+        survey_versions=_survey_versions(cfg, rng, sessions),
+        ticket_versions=_ticket_versions(cfg, rng, sessions),
+    )

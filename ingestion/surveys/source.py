@@ -1,0 +1,98 @@
+"""Survey responses (NPS 0-10, CSAT 1-5, CES 1-7), merged on response id into raw.survey_responses.
+
+Two modes, one record shape: a cursor-paginated responses endpoint
+(`GET /v1/responses?updated_since=…&cursor=…`, `{"data": [...], "next_cursor": …}`), or the same pages
+saved as JSON export files in <landing>/surveys/. Respondent emails become keyed hashes; emails and
+IPs inside comments are scrubbed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import dlt
+from dlt.sources.filesystem import FileItemDict
+from dlt.sources.helpers.rest_client import RESTClient
+from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
+from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginator
+
+from ingestion.common.landing import file_label, landing_files
+from ingestion.common.pii import pseudonymize_person, scrub_text
+from ingestion.common.records import PageResult, emit, required, split_page, unreadable
+from ingestion.settings import pii_hash_key, secret
+
+FEED = "surveys"
+TABLE = "survey_responses"
+RESPONSES_PATH = "/v1/responses"
+CHECK = required(
+    {"id": str, "survey_type": str, "score": int, "created_at": "time", "updated_at": "time"}
+)
+COLUMNS = {
+    "updated_at": {"data_type": "timestamp", "dedup_sort": "desc"},
+    "created_at": {"data_type": "timestamp"},
+    "score": {"data_type": "bigint"},
+}
+
+
+def normalize_page(records: list, location: str, key: bytes) -> PageResult:
+    def clean(response: dict) -> dict:
+        row = dict(response)
+        row["respondent"] = pseudonymize_person(response.get("respondent"), key)
+        row["comment"] = scrub_text(response.get("comment"), key)
+        return row
+
+    return split_page(FEED, location, records, CHECK, clean, key)
+
+
+def _read_export(item: FileItemDict, key: bytes) -> PageResult:
+    location = file_label(item)
+    raw = item.read_bytes()
+    try:
+        page = json.loads(raw)
+    except ValueError:
+        return unreadable(FEED, location, raw.decode("utf-8", "replace"), "invalid_json", key)
+    if not isinstance(page, dict) or not isinstance(page.get("data"), list):
+        return unreadable(FEED, location, raw.decode("utf-8", "replace"), "not_an_export_page", key)
+    return normalize_page(page["data"], location, key)
+
+
+@dlt.transformer(name=TABLE, primary_key="id", write_disposition="merge")
+def responses_from_files(items: list[FileItemDict]) -> Iterator:
+    key = pii_hash_key()
+    for item in items:
+        yield from emit(_read_export(item, key), FEED, TABLE, COLUMNS)
+
+
+@dlt.resource(name=TABLE, primary_key="id", write_disposition="merge")
+def responses_from_api(
+    base_url: str,
+    api_token: str | None = None,
+    page_size: int = 500,
+    updated_at=dlt.sources.incremental(
+        "updated_at", initial_value="1970-01-01T00:00:00Z", on_cursor_value_missing="include"
+    ),
+) -> Iterator:
+    key = pii_hash_key()
+    token = api_token or secret("sources.surveys.api_token", "the survey tool's API token")
+    client = RESTClient(
+        base_url=base_url,
+        auth=BearerTokenAuth(token),
+        paginator=JSONResponseCursorPaginator(cursor_path="next_cursor", cursor_param="cursor"),
+    )
+    params = {"updated_since": updated_at.last_value, "limit": page_size}
+    pages = client.paginate(RESPONSES_PATH, params=params, data_selector="data")
+    for number, page in enumerate(pages):
+        location = f"{RESPONSES_PATH}#page{number}@{updated_at.last_value}"
+        yield from emit(normalize_page(list(page), location, key), FEED, TABLE, COLUMNS)
+
+
+@dlt.source(name="survey_responses")
+def surveys_source(
+    mode: str, landing_dir: str | Path | None = None, base_url: str | None = None
+) -> dlt.sources.DltResource:
+    if mode == "api":
+        return responses_from_api(base_url=base_url)
+    files = landing_files(Path(landing_dir) / FEED, "*.json", files_per_batch=200)
+    return (files | responses_from_files).with_name(TABLE)

@@ -1,0 +1,10 @@
+"""Dagster entry point: one Definitions object merged from the domain folders under defs/."""
+
+import dagster as dg
+
+from orchestration.defs import shared
+from orchestration.defs.automation import jobs
+from orchestration.defs.ingestion import assets as ingestion
+from orchestration.defs.transform import assets as transform
+
+defs = dg.Definitions.merge(shared.defs, ingestion.defs, transform.defs, jobs.defs)

@@ -1,0 +1,66 @@
+"""Print what the last run left in the warehouse: raw rows, quarantine, sessions, latest KPIs."""
+
+from __future__ import annotations
+
+import sys
+
+import duckdb
+
+from ingestion.settings import Settings
+
+RAW_TABLES = ("events", "tickets", "survey_responses")
+QUARANTINE_TABLES = ("events_quarantine", "tickets_quarantine", "surveys_quarantine")
+KPIS = (
+    ("sessions", "{:,.0f}"),
+    ("active_users", "{:,.0f}"),
+    ("conversion_rate_pct", "{:.2f}%"),
+    ("p75_page_load_ms", "{:,.0f} ms"),
+    ("nps", "{:+.1f}"),
+    ("csat_pct", "{:.1f}%"),
+    ("tickets_created", "{:,.0f}"),
+    ("median_first_reply_minutes", "{:,.0f} min"),
+)
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        table.split("."),
+    ).fetchone()[0]
+    return con.execute(f"select count(*) from {table}").fetchone()[0] if exists else 0
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    con = duckdb.connect(str(settings.duckdb_path), read_only=True)
+    try:
+        print(f"\ncx-warehouse: {settings.duckdb_path}")
+        for table in RAW_TABLES:
+            print(f"  raw.{table:<22} {_count(con, 'raw.' + table):>10,} rows")
+        quarantined = sum(_count(con, "raw." + t) for t in QUARANTINE_TABLES)
+        print(
+            f"  {'rows quarantined':<26} {quarantined:>10,} (see staging.stg_ingestion__quarantine)"
+        )
+        print(f"  {'sessions':<26} {_count(con, 'marts.fct_sessions'):>10,}")
+        row = con.execute("select * from marts.kpi_daily order by kpi_date desc limit 1").fetchdf()
+        if row.empty:
+            print("  no KPI rows yet")
+            return 0
+        latest = row.iloc[0]
+        print(f"\n  headline KPIs for {latest['kpi_date']:%Y-%m-%d} (the latest complete day):")
+        for column, fmt in KPIS:
+            value = latest[column]
+            shown = "n/a" if value is None or value != value else fmt.format(value)
+            print(f"    {column:<28} {shown}")
+        print(
+            "\n  open the Dagster UI with `make dev`; query marts with `duckdb",
+            settings.duckdb_path,
+            "`",
+        )
+    finally:
+        con.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
