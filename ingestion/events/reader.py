@@ -109,7 +109,8 @@ select
     cast(cx_props(m.properties) as varchar) as properties,
     cast(cx_person(m.traits) as varchar) as traits,
     cast(case when not contains(m.context::varchar, '"traits"') then cx_context(m.context)
-         else json_merge_patch(cx_context(m.context),
+         -- merge-patch merges nested objects: drop the old traits first, then add the clean ones
+         else json_merge_patch(json_merge_patch(cx_context(m.context), '{"traits": null}'),
                                json_object('traits', cx_person(m.context->'traits')))
          end as varchar) as context,
     file as source_file,

@@ -90,9 +90,12 @@ def responses_from_api(
 
 @dlt.source(name="survey_responses")
 def surveys_source(
-    mode: str, landing_dir: str | Path | None = None, base_url: str | None = None
+    mode: str,
+    landing_dir: str | Path | None = None,
+    base_url: str | None = None,
+    page_size: int = 500,
 ) -> dlt.sources.DltResource:
     if mode == "api":
-        return responses_from_api(base_url=base_url)
+        return responses_from_api(base_url=base_url, page_size=page_size)
     files = landing_files(Path(landing_dir) / FEED, "*.json", files_per_batch=200)
     return (files | responses_from_files).with_name(TABLE)

@@ -122,9 +122,12 @@ def tickets_from_api(
 
 @dlt.source(name="zendesk_tickets")
 def tickets_source(
-    mode: str, landing_dir: str | Path | None = None, base_url: str | None = None
+    mode: str,
+    landing_dir: str | Path | None = None,
+    base_url: str | None = None,
+    page_size: int = 1000,
 ) -> dlt.sources.DltResource:
     if mode == "api":
-        return tickets_from_api(base_url=base_url)
+        return tickets_from_api(base_url=base_url, page_size=page_size)
     files = landing_files(Path(landing_dir) / FEED, "*.json", files_per_batch=200)
     return (files | tickets_from_files).with_name(FEED)

@@ -1,0 +1,52 @@
+"""Shared fixtures: a small simulated world (generated once per session) and an isolated
+environment (warehouse, landing copy, dlt state and Dagster home in a temp dir) per test."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ingestion.settings import PROJECT_ROOT
+from ingestion.simulator import SimConfig, simulate
+
+SMALL_WORLD = SimConfig(users=400, days=5, start=dt.date(2026, 11, 2), seed=7, incident_day=3)
+DBT_DIR = PROJECT_ROOT / "dbt_project"
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory) -> tuple[Path, dict]:
+    """(landing folder, ground truth) of a small world; treat the folder as read-only."""
+    landing = tmp_path_factory.mktemp("world") / "landing"
+    truth = simulate(SMALL_WORLD, landing)
+    return landing, truth
+
+
+@pytest.fixture
+def cx_env(tmp_path, monkeypatch, small_world) -> dict:
+    """CX_* settings pointing at a fresh warehouse and a private copy of the small world."""
+    landing = tmp_path / "landing"
+    shutil.copytree(small_world[0], landing)
+    monkeypatch.setenv("CX_ENV", "ci")
+    monkeypatch.setenv("CX_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CX_LANDING_DIR", str(landing))
+    monkeypatch.setenv("PII__HASH_KEY", "test-pii-key")
+    for key in ("CX_DUCKDB_PATH", "CX_PIPELINES_DIR", "CX_TICKETS_MODE", "CX_SURVEYS_MODE"):
+        monkeypatch.delenv(key, raising=False)
+    return {"data_dir": tmp_path, "landing": landing, "truth": small_world[1]}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def dbt_manifest() -> Path:
+    """The dbt manifest the Dagster definitions are built from (`make manifest` makes it too)."""
+    manifest = DBT_DIR / "target" / "manifest.json"
+    if not manifest.exists():
+        dbt = Path(sys.executable).parent / "dbt"
+        subprocess.run(
+            [str(dbt), "parse", "--profiles-dir", ".", "--quiet"], cwd=DBT_DIR, check=True
+        )
+    return manifest

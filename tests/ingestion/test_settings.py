@@ -1,0 +1,35 @@
+import pytest
+
+from ingestion.settings import ConfigError, Settings, secret
+
+
+def test_defaults_put_everything_under_the_data_dir(tmp_path):
+    settings = Settings.from_env({"CX_DATA_DIR": str(tmp_path)})
+    assert settings.env == "dev"
+    assert settings.duckdb_path == tmp_path / "warehouse.duckdb"
+    assert settings.landing_dir == tmp_path / "landing"
+    assert (settings.tickets_mode, settings.surveys_mode) == ("files", "files")
+
+
+@pytest.mark.parametrize(
+    ("environ", "names"),
+    [
+        ({"CX_ENV": "staging"}, ["CX_ENV"]),
+        ({"CX_TICKETS_MODE": "ftp"}, ["CX_TICKETS_MODE"]),
+        ({"CX_SURVEYS_MODE": "api"}, ["CX_SURVEYS_API_URL", "CX_SURVEYS_MODE=api"]),
+    ],
+)
+def test_config_errors_name_the_key_and_the_fix(environ, names):
+    with pytest.raises(ConfigError) as error:
+        Settings.from_env(environ)
+    for name in names:
+        assert name in str(error.value)
+    assert "set" in str(error.value)
+
+
+def test_missing_secret_names_env_var_and_toml_key(monkeypatch):
+    monkeypatch.delenv("SOURCES__TICKETS__API_TOKEN", raising=False)
+    with pytest.raises(ConfigError) as error:
+        secret("sources.tickets.api_token", "the Zendesk API token")
+    assert "SOURCES__TICKETS__API_TOKEN" in str(error.value)
+    assert "[sources.tickets]" in str(error.value)
