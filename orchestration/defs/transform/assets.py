@@ -1,18 +1,15 @@
 """dbt models as Dagster assets: staging → intermediate → marts, after the raw tables."""
 
 import os
-import sys
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.defs.shared import DUCKDB_POOL, WarehouseResource
-from orchestration.defs.transform.project import dbt_project
-
-DBT_EXECUTABLE = str(Path(sys.executable).parent / "dbt")
+from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
+from orchestration.defs.transform.row_counts import with_row_counts
 
 
 class CxDbtTranslator(DagsterDbtTranslator):
@@ -44,13 +41,16 @@ def cx_dbt_models(
     os.environ["CX_DUCKDB_PATH"] = str(settings.duckdb_path)
     os.environ["CX_ENV"] = settings.env
     context.log.info("dbt build on %s (target %s)", settings.duckdb_path, settings.dbt_target)
-    yield from dbt.cli(["build"], context=context).stream().fetch_row_counts()
+    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    # Materializations of the models that built are recorded even when others fail.
+    yield from with_row_counts(invocation.stream(), dbt_project.manifest_path, settings.duckdb_path)
+    if not invocation.is_successful():
+        raise dg.Failure("dbt build failed: see the step's logs for the failing models and tests")
 
 
 defs = dg.Definitions(
     assets=[cx_dbt_models],
     resources={
-        # The dbt installed beside this Python, whatever PATH the run was started with.
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     },
 )
