@@ -13,7 +13,6 @@ RAW_DATASET = "raw"
 _CONFIG = {
     "normalize.parquet_normalizer.add_dlt_load_id": True,
     "normalize.workers": 1,
-    "data_writer.file_max_items": 500_000,
     # Load-package files are read once, by DuckDB on the same disk, then deleted: compressing
     # them costs more time (~0.9 s per million events) than it saves.
     "data_writer.compression": "none",
