@@ -229,7 +229,8 @@ def _play_session(cfg: SimConfig, rng: random.Random, session: Session, index: i
     day = (session.start - cfg.start_dt).days
     incident = cfg.incident
     b.page("Home", "/")
-    if user.signup_session == index and index > 0:
+    # A sign-up identifies the visitor; a known user's app identifies them on its first visit.
+    if user.signup_session == index and index > 0 or user.signup_session == 0 and index == 0:
         b.identify()
     if rng.random() < cfg.unknown_event_share * 5:
         b.track(rng.choice(["Tooltip Shown", "Debug Ping", "Banner Closed"]))

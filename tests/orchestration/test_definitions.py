@@ -19,7 +19,9 @@ def test_expected_asset_keys():
     for path in [*RAW, *SIDE]:
         assert "/".join(path) in keys
     for model in ("staging/stg_segment__events", "intermediate/int_sessions__events_sessionized",
-                  "marts/fct_sessions", "marts/kpi_daily", "staging/stg_ingestion__quarantine"):  # fmt: skip
+                  "marts/fct_sessions", "marts/kpi_daily", "staging/stg_ingestion__quarantine",
+                  "marts/fct_events", "marts/fct_page_views", "marts/dim_users",
+                  "marts/fct_tickets", "marts/fct_survey_responses"):  # fmt: skip
         assert model in keys
 
 

@@ -58,7 +58,23 @@ def test_full_job_matches_ground_truth_and_reruns_are_no_ops(cx_env, instance):
     assert meta["rows_quarantined"].value == delivery["malformed_lines"]
     assert meta["reconciled"].value is True
     assert events["raw/events_quarantine"]["rows_added"].value == delivery["malformed_lines"]
-    assert query("select count(*) from marts.fct_sessions")[0][0] == truth["totals"]["sessions"]
+    totals = truth["totals"]
+    assert query("select count(*) from marts.fct_sessions")[0][0] == totals["sessions"]
+    assert query("select count(*) from marts.dim_users")[0][0] == totals["users_with_sessions"]
+    assert query("select count(*) from marts.fct_events")[0][0] == delivery["unique_events"]
+    assert (
+        query("select sum(deliveries - 1) from marts.fct_events")[0][0]
+        == delivery["duplicate_lines"]
+    )
+    # Every ticket in the simulation comes from a known user; every response has a respondent.
+    assert query("select count(*), count(stitched_user_id) from marts.fct_tickets")[0] == (
+        totals["tickets"],
+        totals["tickets"],
+    )
+    assert query("select count(*), count(stitched_user_id) from marts.fct_survey_responses")[0] == (
+        totals["survey_responses"],
+        totals["survey_responses"],
+    )
 
     before = query("select * from marts.kpi_daily order by kpi_date")
     again = _run(instance)

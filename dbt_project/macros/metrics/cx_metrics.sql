@@ -17,3 +17,12 @@
 {% macro pct(numerator, denominator) -%}
     100.0 * ({{ numerator }}) / nullif({{ denominator }}, 0)
 {%- endmacro %}
+
+{#- NPS category of a 0-10 score: promoter 9-10, passive 7-8, detractor 0-6. -#}
+{% macro nps_category(score_column) -%}
+    case
+        when {{ score_column }} >= 9 then 'promoter'
+        when {{ score_column }} >= 7 then 'passive'
+        when {{ score_column }} >= 0 then 'detractor'
+    end
+{%- endmacro %}

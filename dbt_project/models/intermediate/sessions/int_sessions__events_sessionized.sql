@@ -1,28 +1,13 @@
 -- User-initiated events (track, page, screen) per stitched user, cut into sessions: a new session
--- starts when the previous event of the same user is session_timeout_minutes or more before.
+-- starts when the previous event of the same user is session_timeout_minutes or more before, or
+-- when the session has lasted session_max_hours.
 -- session_id hashes the user and the session's first event time, so rebuilding gives the same ids.
 with
 
 events as (
 
-    select * from {{ ref('stg_segment__events') }}
+    select * from {{ ref('int_identity__events_stitched') }}
     where event_type in ('track', 'page', 'screen')
-
-),
-
-identity as (
-
-    select * from {{ ref('int_identity__anonymous_users') }}
-
-),
-
-stitched as (
-
-    select
-        events.*,
-        coalesce(events.user_id, identity.user_id, events.anonymous_id) as stitched_user_id
-    from events
-    left join identity on events.anonymous_id = identity.anonymous_id
 
 ),
 
@@ -33,7 +18,7 @@ gaps as (
         lag(event_at) over (
             partition by stitched_user_id order by event_at, message_id
         ) as previous_event_at
-    from stitched
+    from events
 
 ),
 
@@ -63,12 +48,40 @@ numbered as (
 
 ),
 
+with_activity_start as (
+
+    select
+        *,
+        min(event_at) over (
+            partition by stitched_user_id, user_session_number
+        ) as activity_start_at
+    from numbered
+
+),
+
+-- The 24-hour cap: a stretch of activity with no 30-minute gap is cut every session_max_hours
+-- from its first event. (Exact for stretches under twice the cap; longer unbroken activity is
+-- cut on that fixed grid rather than 24 h after each new piece's first event.)
+capped as (
+
+    select
+        *,
+        floor(
+            {{ dbt.datediff('activity_start_at', 'event_at', 'millisecond') }}
+            / ({{ var('session_max_hours') }} * 3600 * 1000.0)
+        ) as length_cap_piece
+    from with_activity_start
+
+),
+
 with_session_start as (
 
     select
         *,
-        min(event_at) over (partition by stitched_user_id, user_session_number) as session_start_at
-    from numbered
+        min(event_at) over (
+            partition by stitched_user_id, user_session_number, length_cap_piece
+        ) as session_start_at
+    from capped
 
 )
 

@@ -47,7 +47,8 @@ renamed as (
         _dlt_load_id as load_id,
         row_number() over (
             partition by message_id order by received_at, source_file, source_line
-        ) as delivery_number
+        ) as delivery_number,
+        count(*) over (partition by message_id) as deliveries
 
     from source
 

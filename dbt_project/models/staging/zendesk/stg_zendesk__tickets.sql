@@ -6,6 +6,20 @@ source as (
 
 ),
 
+-- raw.tickets is merged on id already; keep only the latest version should a key repeat.
+latest as (
+
+    select * from (
+        select
+            *,
+            row_number() over (partition by id order by updated_at desc, _dlt_load_id desc)
+                as version_rank
+        from source
+    ) ranked
+    where version_rank = 1
+
+),
+
 renamed as (
 
     select
@@ -29,7 +43,7 @@ renamed as (
         metric_set__solved_at as solved_at,
         _dlt_load_id as load_id
 
-    from source
+    from latest
 
 )
 

@@ -1,0 +1,36 @@
+-- One row per event (deduplicated), with its person and, for user-initiated events, its session.
+with
+
+events as (
+
+    select * from {{ ref('int_identity__events_stitched') }}
+
+),
+
+sessionized as (
+
+    select message_id, session_id from {{ ref('int_sessions__events_sessionized') }}
+
+)
+
+select
+    events.message_id,
+    cast(events.event_at as {{ dbt.type_timestamp() }}) as event_at,
+    cast(events.received_at as {{ dbt.type_timestamp() }}) as received_at,
+    events.event_type,
+    events.event_name,
+    events.stitched_user_id,
+    events.user_id,
+    events.anonymous_id,
+    events.is_identified,
+    sessionized.session_id,
+    cast({{ funnel_step('events.event_type', 'events.event_name') }} as integer) as funnel_step,
+    events.event_name = '{{ var("error_event") }}' as is_error,
+    events.page_path,
+    cast(events.page_load_ms as {{ type_double() }}) as page_load_ms,
+    events.device_type,
+    events.country,
+    events.is_future_dated,
+    cast(events.deliveries as {{ dbt.type_bigint() }}) as deliveries
+from events
+left join sessionized on events.message_id = sessionized.message_id
