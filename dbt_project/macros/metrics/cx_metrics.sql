@@ -26,3 +26,16 @@
         when {{ score_column }} >= 0 then 'detractor'
     end
 {%- endmacro %}
+
+{#- Label of the page-load bucket a time in ms falls in, from var('latency_buckets_ms'):
+    with [1000, 2000, 4000] → '<1s', '1-2s', '2-4s', '>=4s'; 'no page loads' when null. -#}
+{% macro latency_bucket(ms_column) -%}
+    {%- set bounds = var('latency_buckets_ms') -%}
+    case
+        when {{ ms_column }} is null then 'no page loads'
+        {%- for bound in bounds %}
+        when {{ ms_column }} < {{ bound }} then '{{ "<" if loop.first else (bounds[loop.index0 - 1] / 1000) | round(1) | string | replace(".0", "") ~ "-" }}{{ (bound / 1000) | round(1) | string | replace(".0", "") }}s'
+        {%- endfor %}
+        else '>={{ (bounds[-1] / 1000) | round(1) | string | replace(".0", "") }}s'
+    end
+{%- endmacro %}

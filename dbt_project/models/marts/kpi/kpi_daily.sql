@@ -53,7 +53,8 @@ responses as (
     select
         cast({{ dbt.date_trunc('day', 'created_at') }} as date) as kpi_date,
         case when survey_type = 'nps' then score end as nps_score,
-        case when survey_type = 'csat' then score end as csat_score
+        case when survey_type = 'csat' then score end as csat_score,
+        case when survey_type = 'ces' then score end as ces_score
     from {{ ref('stg_surveys__responses') }}
 
 ),
@@ -65,7 +66,9 @@ survey_kpis as (
         count(nps_score) as nps_responses,
         {{ nps('nps_score') }} as nps,
         count(csat_score) as csat_responses,
-        {{ csat('csat_score') }} as csat
+        {{ csat('csat_score') }} as csat,
+        count(ces_score) as ces_responses,
+        avg(ces_score) as ces_mean
     from responses
     group by kpi_date
 
@@ -111,6 +114,10 @@ select
     cast(survey_kpis.nps as {{ type_double() }}) as nps,
     cast(coalesce(survey_kpis.csat_responses, 0) as {{ dbt.type_bigint() }}) as csat_responses,
     cast(survey_kpis.csat as {{ type_double() }}) as csat_pct,
+    cast(coalesce(survey_kpis.ces_responses, 0) as {{ dbt.type_bigint() }}) as ces_responses,
+    cast(survey_kpis.ces_mean as {{ type_double() }}) as ces_mean,
+    coalesce(survey_kpis.nps_responses, 0) < {{ var('min_sample_size') }} as nps_sample_too_small,
+    coalesce(survey_kpis.csat_responses, 0) < {{ var('min_sample_size') }} as csat_sample_too_small,
     cast(coalesce(ticket_kpis.tickets_created, 0) as {{ dbt.type_bigint() }}) as tickets_created,
     cast(ticket_kpis.median_first_reply_minutes as {{ type_double() }}) as median_first_reply_minutes
 from days
