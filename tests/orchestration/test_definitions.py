@@ -21,7 +21,9 @@ def test_expected_asset_keys():
     for model in ("staging/stg_segment__events", "intermediate/int_sessions__events_sessionized",
                   "marts/fct_sessions", "marts/kpi_daily", "staging/stg_ingestion__quarantine",
                   "marts/fct_events", "marts/fct_page_views", "marts/dim_users",
-                  "marts/fct_tickets", "marts/fct_survey_responses"):  # fmt: skip
+                  "marts/fct_tickets", "marts/fct_survey_responses", "marts/kpi_hourly",
+                  "marts/kpi_funnel_daily", "marts/kpi_retention_weekly",
+                  "marts/kpi_sentiment_by_experience"):  # fmt: skip
         assert model in keys
 
 

@@ -79,7 +79,8 @@ ticket_kpis as (
     select
         cast({{ dbt.date_trunc('day', 'created_at') }} as date) as kpi_date,
         count(*) as tickets_created,
-        {{ median('first_reply_minutes') }} as median_first_reply_minutes
+        {{ median('first_reply_minutes') }} as median_first_reply_minutes,
+        {{ median('full_resolution_minutes') }} as median_resolution_minutes
     from {{ ref('stg_zendesk__tickets') }}
     group by 1
 
@@ -92,6 +93,52 @@ days as (
     select kpi_date from survey_kpis
     union
     select kpi_date from ticket_kpis
+
+),
+
+-- Churn: a person who was active in the previous window [D - 2w + 1, D - w] (w = churn window)
+-- and not in the current one [D - w + 1, D]. For each stretch between two active days a < b,
+-- the person counts as churned on the days D with a + w <= D < b and D <= a + 2w - 1.
+active_days as (
+
+    select distinct
+        stitched_user_id,
+        cast({{ dbt.date_trunc('day', 'session_start_at') }} as date) as active_date
+    from sessions
+
+),
+
+active_stretches as (
+
+    select
+        stitched_user_id,
+        active_date,
+        lead(active_date) over (partition by stitched_user_id order by active_date) as next_active_date
+    from active_days
+
+),
+
+churned as (
+
+    select days.kpi_date, count(distinct active_stretches.stitched_user_id) as churned_users
+    from days
+    inner join active_stretches
+        on days.kpi_date >= {{ dbt.dateadd('day', var('churn_window_days'), 'active_stretches.active_date') }}
+        and days.kpi_date <= {{ dbt.dateadd('day', 2 * var('churn_window_days') - 1, 'active_stretches.active_date') }}
+        and (active_stretches.next_active_date is null
+             or days.kpi_date < active_stretches.next_active_date)
+    group by days.kpi_date
+
+),
+
+previously_active as (
+
+    select days.kpi_date, count(distinct active_days.stitched_user_id) as previously_active_users
+    from days
+    inner join active_days
+        on active_days.active_date >= {{ dbt.dateadd('day', 1 - 2 * var('churn_window_days'), 'days.kpi_date') }}
+        and active_days.active_date <= {{ dbt.dateadd('day', -1 * var('churn_window_days'), 'days.kpi_date') }}
+    group by days.kpi_date
 
 )
 
@@ -119,9 +166,17 @@ select
     coalesce(survey_kpis.nps_responses, 0) < {{ var('min_sample_size') }} as nps_sample_too_small,
     coalesce(survey_kpis.csat_responses, 0) < {{ var('min_sample_size') }} as csat_sample_too_small,
     cast(coalesce(ticket_kpis.tickets_created, 0) as {{ dbt.type_bigint() }}) as tickets_created,
-    cast(ticket_kpis.median_first_reply_minutes as {{ type_double() }}) as median_first_reply_minutes
+    cast(ticket_kpis.median_first_reply_minutes as {{ type_double() }}) as median_first_reply_minutes,
+    cast(ticket_kpis.median_resolution_minutes as {{ type_double() }}) as median_resolution_minutes,
+    cast(coalesce(previously_active.previously_active_users, 0) as {{ dbt.type_bigint() }})
+        as previously_active_users,
+    cast(coalesce(churned.churned_users, 0) as {{ dbt.type_bigint() }}) as churned_users,
+    cast({{ pct('churned.churned_users', 'previously_active.previously_active_users') }}
+        as {{ type_double() }}) as churn_rate_pct
 from days
 left join session_kpis on days.kpi_date = session_kpis.kpi_date
 left join event_kpis on days.kpi_date = event_kpis.kpi_date
 left join survey_kpis on days.kpi_date = survey_kpis.kpi_date
 left join ticket_kpis on days.kpi_date = ticket_kpis.kpi_date
+left join churned on days.kpi_date = churned.kpi_date
+left join previously_active on days.kpi_date = previously_active.kpi_date
