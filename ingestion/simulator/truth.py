@@ -47,11 +47,13 @@ def ground_truth(world: World, counts: DeliveryCounts) -> dict:
             "csat_satisfied": 0,
             "tickets_created": 0,
             "first_reply_minutes": [],
+            "sessions_by_device": defaultdict(int),
         }
     )
     for session in world.sessions:
         day = daily[_day(session.start)]
         day["sessions"] += 1
+        day["sessions_by_device"][session.user.device] += 1
         day["converted_sessions"] += session.converted
         day["users"].add(session.user.stitched_id)
         for event in session.events:
@@ -81,6 +83,7 @@ def ground_truth(world: World, counts: DeliveryCounts) -> dict:
     for day, d in sorted(daily.items()):
         replies = d.pop("first_reply_minutes")
         d["active_users"] = len(d.pop("users"))
+        d["sessions_by_device"] = dict(d["sessions_by_device"])
         d["nps"] = (
             round(100.0 * (d["nps_promoters"] - d["nps_detractors"]) / d["nps_responses"], 4)
             if d["nps_responses"]

@@ -74,3 +74,20 @@ def test_mobile_funnel_dips_on_the_incident_day(month):
     # clearly below a normal one.
     assert rows[incident_day] < min(others), (rows[incident_day], sorted(others)[:3])
     assert rows[incident_day] < statistics.median(others) - 5, (rows[incident_day], others)
+
+
+def test_segments_match_ground_truth_and_point_at_mobile(month):
+    rows = query(
+        "select cast(kpi_date as varchar), segment_value, sessions, csat_pct "
+        "from marts.kpi_daily_by_segment where segment_type = 'device'"
+    )
+    got = {(day, device): sessions for day, device, sessions, _ in rows}
+    expected = {
+        (day, device): n
+        for day, values in month["daily"].items()
+        for device, n in values["sessions_by_device"].items()
+    }
+    assert got == expected
+    incident_day = month["incident"]["start"][:10]
+    mobile_csat = {day: csat for day, device, _, csat in rows if device == "mobile"}
+    assert mobile_csat[incident_day] == min(v for v in mobile_csat.values() if v is not None)
