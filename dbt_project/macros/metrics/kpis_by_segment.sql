@@ -158,6 +158,7 @@ select
     keys.segment_value,
     cast(coalesce(session_kpis.sessions, 0) as {{ dbt.type_bigint() }}) as sessions,
     cast(coalesce(session_kpis.active_users, 0) as {{ dbt.type_bigint() }}) as active_users,
+    cast(coalesce(session_kpis.converted_sessions, 0) as {{ dbt.type_bigint() }}) as converted_sessions,
     cast({{ pct('session_kpis.converted_sessions', 'session_kpis.sessions') }} as {{ type_double() }})
         as conversion_rate_pct,
     cast({{ pct('session_kpis.bounced_sessions', 'session_kpis.sessions') }} as {{ type_double() }})

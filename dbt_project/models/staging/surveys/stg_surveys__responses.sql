@@ -6,17 +6,9 @@ source as (
 
 ),
 
--- raw.survey_responses is merged on id already; keep only the latest version should a key repeat.
 latest as (
 
-    select * from (
-        select
-            *,
-            row_number() over (partition by id order by updated_at desc, _dlt_load_id desc)
-                as version_rank
-        from source
-    ) ranked
-    where version_rank = 1
+    {{ latest_version('source', 'id') }}
 
 ),
 
