@@ -1,98 +1,35 @@
--- Headline CX KPIs per UTC day: traffic, conversion, experience, sentiment and support.
+-- Headline CX KPIs per UTC day: the overall rows of kpi_daily_by_segment (one computation of
+-- the shared KPIs, macros/metrics/kpis_by_segment.sql), plus what only makes sense for the whole
+-- day: orders by event day, CES, and churn.
 with
 
-sessions as (
+overall as (
 
-    select
-        cast({{ dbt.date_trunc('day', 'session_start_at') }} as date) as kpi_date,
-        *
-    from {{ ref('fct_sessions') }}
+    select * from {{ ref('kpi_daily_by_segment') }}
+    where segment_type = 'overall'
 
 ),
 
-session_kpis as (
-
-    select
-        kpi_date,
-        count(*) as sessions,
-        count(distinct stitched_user_id) as active_users,
-        sum(case when is_converted then 1 else 0 end) as converted_sessions,
-        sum(case when is_bounce then 1 else 0 end) as bounced_sessions,
-        sum(case when errors > 0 then 1 else 0 end) as sessions_with_errors
-    from sessions
-    group by kpi_date
-
-),
-
-events as (
+orders as (
 
     select
         cast({{ dbt.date_trunc('day', 'event_at') }} as date) as kpi_date,
-        event_name,
-        event_type,
-        page_load_ms
-    from {{ ref('stg_segment__events') }}
-
-),
-
-event_kpis as (
-
-    select
-        kpi_date,
-        sum(case when event_name = '{{ var("conversion_event") }}' then 1 else 0 end) as orders,
-        {{ percentile('page_load_ms', 0.5) }} as p50_page_load_ms,
-        {{ percentile('page_load_ms', 0.75) }} as p75_page_load_ms,
-        {{ percentile('page_load_ms', 0.95) }} as p95_page_load_ms
-    from events
-    group by kpi_date
-
-),
-
-responses as (
-
-    select
-        cast({{ dbt.date_trunc('day', 'created_at') }} as date) as kpi_date,
-        case when survey_type = 'nps' then score end as nps_score,
-        case when survey_type = 'csat' then score end as csat_score,
-        case when survey_type = 'ces' then score end as ces_score
-    from {{ ref('stg_surveys__responses') }}
-
-),
-
-survey_kpis as (
-
-    select
-        kpi_date,
-        count(nps_score) as nps_responses,
-        {{ nps('nps_score') }} as nps,
-        count(csat_score) as csat_responses,
-        {{ csat('csat_score') }} as csat,
-        count(ces_score) as ces_responses,
-        avg(ces_score) as ces_mean
-    from responses
-    group by kpi_date
-
-),
-
-ticket_kpis as (
-
-    select
-        cast({{ dbt.date_trunc('day', 'created_at') }} as date) as kpi_date,
-        count(*) as tickets_created,
-        {{ median('first_reply_minutes') }} as median_first_reply_minutes,
-        {{ median('full_resolution_minutes') }} as median_resolution_minutes
-    from {{ ref('stg_zendesk__tickets') }}
+        count(*) as orders
+    from {{ ref('fct_events') }}
+    where event_name = '{{ var("conversion_event") }}'
     group by 1
 
 ),
 
-days as (
+ces as (
 
-    select kpi_date from session_kpis
-    union
-    select kpi_date from survey_kpis
-    union
-    select kpi_date from ticket_kpis
+    select
+        cast({{ dbt.date_trunc('day', 'created_at') }} as date) as kpi_date,
+        count(score) as ces_responses,
+        avg(score) as ces_mean
+    from {{ ref('fct_survey_responses') }}
+    where survey_type = 'ces'
+    group by 1
 
 ),
 
@@ -104,7 +41,7 @@ active_days as (
     select distinct
         stitched_user_id,
         cast({{ dbt.date_trunc('day', 'session_start_at') }} as date) as active_date
-    from sessions
+    from {{ ref('fct_sessions') }}
 
 ),
 
@@ -120,63 +57,58 @@ active_stretches as (
 
 churned as (
 
-    select days.kpi_date, count(distinct active_stretches.stitched_user_id) as churned_users
-    from days
+    select overall.kpi_date, count(distinct active_stretches.stitched_user_id) as churned_users
+    from overall
     inner join active_stretches
-        on days.kpi_date >= {{ dbt.dateadd('day', var('churn_window_days'), 'active_stretches.active_date') }}
-        and days.kpi_date <= {{ dbt.dateadd('day', 2 * var('churn_window_days') - 1, 'active_stretches.active_date') }}
+        on overall.kpi_date >= {{ dbt.dateadd('day', var('churn_window_days'), 'active_stretches.active_date') }}
+        and overall.kpi_date <= {{ dbt.dateadd('day', 2 * var('churn_window_days') - 1, 'active_stretches.active_date') }}
         and (active_stretches.next_active_date is null
-             or days.kpi_date < active_stretches.next_active_date)
-    group by days.kpi_date
+             or overall.kpi_date < active_stretches.next_active_date)
+    group by overall.kpi_date
 
 ),
 
 previously_active as (
 
-    select days.kpi_date, count(distinct active_days.stitched_user_id) as previously_active_users
-    from days
+    select overall.kpi_date, count(distinct active_days.stitched_user_id) as previously_active_users
+    from overall
     inner join active_days
-        on active_days.active_date >= {{ dbt.dateadd('day', 1 - 2 * var('churn_window_days'), 'days.kpi_date') }}
-        and active_days.active_date <= {{ dbt.dateadd('day', -1 * var('churn_window_days'), 'days.kpi_date') }}
-    group by days.kpi_date
+        on active_days.active_date >= {{ dbt.dateadd('day', 1 - 2 * var('churn_window_days'), 'overall.kpi_date') }}
+        and active_days.active_date <= {{ dbt.dateadd('day', -1 * var('churn_window_days'), 'overall.kpi_date') }}
+    group by overall.kpi_date
 
 )
 
 select
-    days.kpi_date,
-    cast(coalesce(session_kpis.sessions, 0) as {{ dbt.type_bigint() }}) as sessions,
-    cast(coalesce(session_kpis.active_users, 0) as {{ dbt.type_bigint() }}) as active_users,
-    cast(coalesce(session_kpis.converted_sessions, 0) as {{ dbt.type_bigint() }}) as converted_sessions,
-    cast(coalesce(event_kpis.orders, 0) as {{ dbt.type_bigint() }}) as orders,
-    cast({{ pct('session_kpis.converted_sessions', 'session_kpis.sessions') }} as {{ type_double() }})
-        as conversion_rate_pct,
-    cast({{ pct('session_kpis.bounced_sessions', 'session_kpis.sessions') }} as {{ type_double() }})
-        as bounce_rate_pct,
-    cast({{ pct('session_kpis.sessions_with_errors', 'session_kpis.sessions') }} as {{ type_double() }})
-        as error_session_rate_pct,
-    cast(event_kpis.p50_page_load_ms as {{ type_double() }}) as p50_page_load_ms,
-    cast(event_kpis.p75_page_load_ms as {{ type_double() }}) as p75_page_load_ms,
-    cast(event_kpis.p95_page_load_ms as {{ type_double() }}) as p95_page_load_ms,
-    cast(coalesce(survey_kpis.nps_responses, 0) as {{ dbt.type_bigint() }}) as nps_responses,
-    cast(survey_kpis.nps as {{ type_double() }}) as nps,
-    cast(coalesce(survey_kpis.csat_responses, 0) as {{ dbt.type_bigint() }}) as csat_responses,
-    cast(survey_kpis.csat as {{ type_double() }}) as csat_pct,
-    cast(coalesce(survey_kpis.ces_responses, 0) as {{ dbt.type_bigint() }}) as ces_responses,
-    cast(survey_kpis.ces_mean as {{ type_double() }}) as ces_mean,
-    coalesce(survey_kpis.nps_responses, 0) < {{ var('min_sample_size') }} as nps_sample_too_small,
-    coalesce(survey_kpis.csat_responses, 0) < {{ var('min_sample_size') }} as csat_sample_too_small,
-    cast(coalesce(ticket_kpis.tickets_created, 0) as {{ dbt.type_bigint() }}) as tickets_created,
-    cast(ticket_kpis.median_first_reply_minutes as {{ type_double() }}) as median_first_reply_minutes,
-    cast(ticket_kpis.median_resolution_minutes as {{ type_double() }}) as median_resolution_minutes,
+    overall.kpi_date,
+    overall.sessions,
+    overall.active_users,
+    overall.converted_sessions,
+    cast(coalesce(orders.orders, 0) as {{ dbt.type_bigint() }}) as orders,
+    overall.conversion_rate_pct,
+    overall.bounce_rate_pct,
+    overall.error_session_rate_pct,
+    overall.p50_page_load_ms,
+    overall.p75_page_load_ms,
+    overall.p95_page_load_ms,
+    overall.nps_responses,
+    overall.nps,
+    overall.csat_responses,
+    overall.csat_pct,
+    cast(coalesce(ces.ces_responses, 0) as {{ dbt.type_bigint() }}) as ces_responses,
+    cast(ces.ces_mean as {{ type_double() }}) as ces_mean,
+    overall.nps_sample_too_small,
+    overall.csat_sample_too_small,
+    overall.tickets_created,
+    overall.median_first_reply_minutes,
+    overall.median_resolution_minutes,
     cast(coalesce(previously_active.previously_active_users, 0) as {{ dbt.type_bigint() }})
         as previously_active_users,
     cast(coalesce(churned.churned_users, 0) as {{ dbt.type_bigint() }}) as churned_users,
     cast({{ pct('churned.churned_users', 'previously_active.previously_active_users') }}
         as {{ type_double() }}) as churn_rate_pct
-from days
-left join session_kpis on days.kpi_date = session_kpis.kpi_date
-left join event_kpis on days.kpi_date = event_kpis.kpi_date
-left join survey_kpis on days.kpi_date = survey_kpis.kpi_date
-left join ticket_kpis on days.kpi_date = ticket_kpis.kpi_date
-left join churned on days.kpi_date = churned.kpi_date
-left join previously_active on days.kpi_date = previously_active.kpi_date
+from overall
+left join orders on overall.kpi_date = orders.kpi_date
+left join ces on overall.kpi_date = ces.kpi_date
+left join churned on overall.kpi_date = churned.kpi_date
+left join previously_active on overall.kpi_date = previously_active.kpi_date
