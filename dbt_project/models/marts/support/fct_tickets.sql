@@ -24,16 +24,7 @@ by_user_id as (
 
 by_email as (
 
-    select * from (
-        select
-            tickets.ticket_id,
-            users.stitched_user_id,
-            row_number() over (partition by tickets.ticket_id order by users.stitched_user_id)
-                as match_rank
-        from tickets
-        inner join users on tickets.requester_email_hash = users.email_hash
-    ) ranked
-    where match_rank = 1
+    {{ person_by_email('tickets', 'ticket_id', 'requester_email_hash') }}
 
 ),
 

@@ -21,16 +21,7 @@ users as (
 
 by_email as (
 
-    select * from (
-        select
-            responses.response_id,
-            users.stitched_user_id,
-            row_number() over (partition by responses.response_id order by users.stitched_user_id)
-                as match_rank
-        from responses
-        inner join users on responses.respondent_email_hash = users.email_hash
-    ) ranked
-    where match_rank = 1
+    {{ person_by_email('responses', 'response_id', 'respondent_email_hash') }}
 
 )
 
