@@ -36,6 +36,7 @@ def _reader(hash_key: bytes, memory_limit: str, threads: int) -> EventBatchReade
     write_disposition="append",
     primary_key="message_id",
     max_table_nesting=0,
+    parallelized=True,
 )
 def read_events(
     items: list[FileItemDict], memory_limit: str = "2GB", threads: int = 2
@@ -61,7 +62,7 @@ def read_events(
 
 @dlt.source(name="segment_events", max_table_nesting=0)
 def events_source(
-    landing_dir: str | Path, files_per_batch: int = 48, memory_limit: str = "2GB"
+    landing_dir: str | Path, files_per_batch: int = 96, memory_limit: str = "2GB"
 ) -> dlt.sources.DltResource:
     """New event files under `landing_dir`/events, read `files_per_batch` at a time."""
     files = landing_files(Path(landing_dir) / FEED, "**/*.jsonl.gz", files_per_batch)
