@@ -10,7 +10,7 @@
 {#- CX KPIs per time bucket ('day' or 'hour') and segment: the body of kpi_daily_by_segment and
     kpi_hourly_by_segment. Device and country come from the session, page view or the person's
     recent activity; plan and first-touch source from the person. segment_type 'overall' repeats
-    the whole bucket. -#}
+    the whole bucket. In an incremental run only the batch's changed periods are computed. -#}
 {% macro kpis_by_segment(grain) -%}
 {%- set segments = {'device': 'device_type', 'country': 'country', 'plan': 'plan',
                     'first_touch_source': 'first_touch_source'} -%}
@@ -43,6 +43,9 @@ sessions as (
         users.first_touch_source
     from {{ ref('fct_sessions') }} as sessions
     left join users on sessions.stitched_user_id = users.stitched_user_id
+    {%- if is_incremental() %}
+    where {{ in_changed_periods(kpi_bucket('sessions.session_start_at', grain), grain) }}
+    {%- endif %}
 
 ),
 
@@ -57,6 +60,9 @@ page_views as (
         users.first_touch_source
     from {{ ref('fct_page_views') }} as views
     left join users on views.stitched_user_id = users.stitched_user_id
+    {%- if is_incremental() %}
+    where {{ in_changed_periods(kpi_bucket('views.viewed_at', grain), grain) }}
+    {%- endif %}
 
 ),
 
@@ -73,6 +79,9 @@ responses as (
     from {{ ref('fct_feedback_experience') }} as feedback
     left join users on feedback.stitched_user_id = users.stitched_user_id
     where feedback.feedback_kind = 'survey'
+    {%- if is_incremental() %}
+    and {{ in_changed_periods(kpi_bucket('feedback.feedback_at', grain), grain) }}
+    {%- endif %}
 
 ),
 
@@ -88,6 +97,9 @@ tickets as (
         users.first_touch_source
     from {{ ref('fct_tickets') }} as tickets
     left join users on tickets.stitched_user_id = users.stitched_user_id
+    {%- if is_incremental() %}
+    where {{ in_changed_periods(kpi_bucket('tickets.created_at', grain), grain) }}
+    {%- endif %}
 
 ),
 

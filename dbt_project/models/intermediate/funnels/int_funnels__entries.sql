@@ -1,7 +1,16 @@
 -- One funnel entry per person and UTC day: their first step-1 event that day, and when they then
 -- reached each later step, in strict order (each step after the previous one) and within
 -- funnel_window_days of the entry. Steps done out of order only count once they follow.
+-- Incremental by person (macros/batch/batch.sql).
 {%- set n_steps = var('funnel_steps') | length %}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_batch_persons() }}",
+    tags=['hourly_batch'],
+) }}
+-- depends_on: {{ ref('int_batch__persons') }}
+
 with
 
 events as (
@@ -9,6 +18,9 @@ events as (
     select stitched_user_id, message_id, event_at, funnel_step, device_type, country
     from {{ ref('fct_events') }}
     where funnel_step > 0
+    {%- if is_incremental() %}
+        and {{ in_batch_persons('stitched_user_id') }}
+    {%- endif %}
 
 ),
 
@@ -83,6 +95,5 @@ select
         when step_{{ k }}_at is not null then {{ k }}
         {% endfor -%}
         else 1
-    end as reached_step,
-    window_end_at <= (select max(event_at) from {{ ref('fct_events') }}) as is_window_complete
+    end as reached_step
 from step_{{ n_steps }}

@@ -1,11 +1,35 @@
 -- Which user an anonymous id belongs to: the first user_id ever seen with it, from identify and
 -- alias calls or any event carrying both ids. An anonymous id later seen with a different
 -- user_id stays with the first one: two identified users are never merged automatically.
+-- Incremental: a batch recomputes the anonymous ids on its messages from all their pairs.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='anonymous_id',
+    tags=['hourly_batch'],
+) }}
+-- depends_on: {{ ref('int_batch__events') }}
+
 with
+
+{% if is_incremental() %}
+touched as (
+
+    select anonymous_id from {{ ref('int_batch__events') }} where anonymous_id is not null
+    union
+    select previous_id from {{ ref('int_batch__events') }}
+    where event_type = 'alias' and previous_id is not null
+
+),
+{% endif %}
 
 events as (
 
     select * from {{ ref('stg_segment__events') }}
+    {%- if is_incremental() %}
+    where anonymous_id in (select anonymous_id from touched)
+        or (event_type = 'alias' and previous_id in (select anonymous_id from touched))
+    {%- endif %}
 
 ),
 

@@ -1,22 +1,48 @@
 -- Every event with the person it belongs to: its own user_id; else the user its anonymous id was
 -- identified as (so activity before sign-up counts for the user); else the anonymous id.
+-- Incremental by person: a batch deletes its persons' rows and rebuilds them from every event
+-- that may belong to them (their user id, their anonymous ids, the anonymous ids linked to them).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_batch_persons() }}",
+    tags=['hourly_batch'],
+) }}
+-- depends_on: {{ ref('int_batch__persons') }}
+
 with
-
-events as (
-
-    select * from {{ ref('stg_segment__events') }}
-
-),
 
 identity as (
 
     select * from {{ ref('int_identity__anonymous_users') }}
 
+),
+
+events as (
+
+    select * from {{ ref('stg_segment__events') }}
+    {%- if is_incremental() %}
+    where {{ in_batch_persons('user_id') }}
+        or {{ in_batch_persons('anonymous_id') }}
+        or anonymous_id in (
+            select anonymous_id from identity where {{ in_batch_persons('user_id') }}
+        )
+    {%- endif %}
+
+),
+
+stitched as (
+
+    select
+        events.*,
+        coalesce(events.user_id, identity.user_id, events.anonymous_id) as stitched_user_id,
+        coalesce(events.user_id, identity.user_id) is not null as is_identified
+    from events
+    left join identity on events.anonymous_id = identity.anonymous_id
+
 )
 
-select
-    events.*,
-    coalesce(events.user_id, identity.user_id, events.anonymous_id) as stitched_user_id,
-    coalesce(events.user_id, identity.user_id) is not null as is_identified
-from events
-left join identity on events.anonymous_id = identity.anonymous_id
+select * from stitched
+{%- if is_incremental() %}
+where {{ in_batch_persons('stitched_user_id') }}
+{%- endif %}

@@ -2,12 +2,24 @@
 -- starts when the previous event of the same user is session_timeout_minutes or more before, or
 -- when the session has lasted session_max_hours.
 -- session_id hashes the user and the session's first event time, so rebuilding gives the same ids.
+-- Incremental by person: a batch re-sessionizes its persons' whole history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_batch_persons() }}",
+    tags=['hourly_batch'],
+) }}
+-- depends_on: {{ ref('int_batch__persons') }}
+
 with
 
 events as (
 
     select * from {{ ref('int_identity__events_stitched') }}
     where event_type in ('track', 'page', 'screen')
+    {%- if is_incremental() %}
+        and {{ in_batch_persons('stitched_user_id') }}
+    {%- endif %}
 
 ),
 

@@ -1,9 +1,22 @@
 -- One row per session: when, how long, what happened, how fast it was.
+-- Incremental by person (macros/batch/batch.sql).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_batch_persons() }}",
+    tags=['hourly_batch'],
+) }}
+-- depends_on: {{ ref('int_batch__persons') }}
+-- depends_on: {{ ref('int_batch__kpi_rows_before') }}
+
 with
 
 events as (
 
     select * from {{ ref('int_sessions__events_sessionized') }}
+    {%- if is_incremental() %}
+    where {{ in_batch_persons('stitched_user_id') }}
+    {%- endif %}
 
 ),
 

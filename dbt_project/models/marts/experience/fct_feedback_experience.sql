@@ -1,5 +1,8 @@
 -- Each survey response and each ticket, with what that person went through in the
 -- experience_window_hours (24) before it: sessions, page loads, errors, how far they got.
+-- Rebuilt whole on every run: tickets and responses are few next to events.
+{{ config(tags=['hourly_batch']) }}
+-- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 with
 
 feedback as (

@@ -2,6 +2,8 @@
 -- window (latency bucket), whether an error was hit, and the device.
 -- Survey KPIs use each response's 24 h before; the ticket rate uses sessions: the share of
 -- sessions, by their own slowest load, errors and device, followed by a ticket within 24 h.
+-- Rebuilt whole on every run: it aggregates small tables (see docs/operations.md).
+{{ config(tags=['kpi_batch']) }}
 with
 
 feedback as (

@@ -1,6 +1,8 @@
 -- The funnel by entry day, overall and by segment: people per step, step-to-step and overall
 -- conversion, median minutes between steps. A day's row counts the people whose funnel entry
 -- (step 1) fell on that day; their later steps may fall on later days, within the window.
+-- Rebuilt whole on every run: it aggregates small tables (see docs/operations.md).
+{{ config(tags=['kpi_batch']) }}
 {%- set n_steps = var('funnel_steps') | length %}
 {%- set segments = {
     'device': 'device_type', 'country': 'country', 'plan': 'plan',
@@ -50,6 +52,7 @@ select
     cast({{ median(dbt.datediff('step_' ~ (k - 1) ~ '_at', 'step_' ~ k ~ '_at', 'second') ~ ' / 60.0') }}
         as {{ type_double() }}) as median_minutes_{{ k - 1 }}_to_{{ k }},
     {% endfor -%}
-    max(case when is_window_complete then 0 else 1 end) = 1 as is_incomplete
+    max(case when window_end_at <= (select max(event_at) from {{ ref('fct_events') }}) then 0 else 1 end) = 1
+        as is_incomplete
 from segmented
 group by entry_date, segment_type, segment_value

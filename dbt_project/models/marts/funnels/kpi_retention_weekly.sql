@@ -1,5 +1,7 @@
 -- Weekly retention: people grouped by the week they were first seen (cohort), and the share of
 -- each cohort active (with a session) in week N after it — "on" week N, and "on or after" it.
+-- Rebuilt whole on every run: it aggregates small tables (see docs/operations.md).
+{{ config(tags=['kpi_batch']) }}
 with
 
 users as (

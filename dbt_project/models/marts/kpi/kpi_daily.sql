@@ -1,12 +1,24 @@
 -- Headline CX KPIs per UTC day: the overall rows of kpi_daily_by_segment (one computation of
 -- the shared KPIs, macros/metrics/kpis_by_segment.sql), plus what only makes sense for the whole
 -- day: orders by event day, CES, and churn.
+-- Incremental: a batch recomputes its earliest changed day and every day after it (churn on a
+-- day depends on the 2 x churn_window_days before it).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where kpi_date >= {{ earliest_changed_day() }}{% endif %}",
+    tags=['kpi_batch'],
+) }}
+-- depends_on: {{ ref('int_batch__changed_periods') }}
 with
 
 overall as (
 
     select * from {{ ref('kpi_daily_by_segment') }}
     where segment_type = 'overall'
+    {%- if is_incremental() %}
+        and kpi_date >= {{ earliest_changed_day() }}
+    {%- endif %}
 
 ),
 
@@ -17,6 +29,9 @@ orders as (
         count(*) as orders
     from {{ ref('fct_events') }}
     where event_name = '{{ var("conversion_event") }}'
+    {%- if is_incremental() %}
+        and cast({{ dbt.date_trunc('day', 'event_at') }} as date) >= {{ earliest_changed_day() }}
+    {%- endif %}
     group by 1
 
 ),
@@ -42,6 +57,10 @@ active_days as (
         stitched_user_id,
         cast({{ dbt.date_trunc('day', 'session_start_at') }} as date) as active_date
     from {{ ref('fct_sessions') }}
+    {%- if is_incremental() %}
+    where cast({{ dbt.date_trunc('day', 'session_start_at') }} as date)
+        >= {{ dbt.dateadd('day', -2 * var('churn_window_days'), earliest_changed_day()) }}
+    {%- endif %}
 
 ),
 

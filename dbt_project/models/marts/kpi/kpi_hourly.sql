@@ -1,5 +1,13 @@
 -- Headline CX KPIs per UTC hour: what an incident looks like within the day. These are the
 -- overall rows of kpi_hourly_by_segment (one computation, macros/metrics/kpis_by_segment.sql).
+-- Incremental like kpi_hourly_by_segment: the changed hours are deleted and copied again.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_changed_periods('kpi_hour', 'hour') }}",
+    tags=['kpi_batch'],
+) }}
+-- depends_on: {{ ref('int_batch__changed_periods') }}
 select
     kpi_hour,
     sessions,
@@ -22,3 +30,6 @@ select
     median_resolution_minutes
 from {{ ref('kpi_hourly_by_segment') }}
 where segment_type = 'overall'
+{%- if is_incremental() %}
+    and {{ in_changed_periods('kpi_hour', 'hour') }}
+{%- endif %}

@@ -1,5 +1,8 @@
 -- One row per support ticket, linked to the person who asked and to what they went through just
 -- before: their last session and last error before the ticket was created.
+-- Rebuilt whole on every run: tickets and responses are few next to events.
+{{ config(tags=['hourly_batch']) }}
+-- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 with
 
 tickets as (

@@ -1,4 +1,7 @@
 -- One row per survey response (latest version), linked to the respondent's stitched user.
+-- Rebuilt whole on every run: tickets and responses are few next to events.
+{{ config(tags=['hourly_batch']) }}
+-- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 with
 
 responses as (

@@ -1,10 +1,34 @@
 -- Product events, one row per message_id (the earliest delivery wins), with the event time
 -- corrected for device clock skew the way Segment computes `timestamp`.
+-- Incremental: a batch re-derives every message with a delivery in the batch's loads from all of
+-- that message's deliveries, so the winner does not depend on the order deliveries arrived in.
+-- Only loads dlt completed count (a half-finished load's rows wait for dlt to finish it).
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='message_id',
+    tags=['hourly_batch'],
+) }}
+-- depends_on: {{ ref('int_batch__loads') }}
+
 with
+
+completed_loads as (
+
+    select load_id from {{ source('dlt', '_dlt_loads') }} where status = 0
+
+),
 
 source as (
 
     select * from {{ source('segment', 'events') }}
+    where _dlt_load_id in (select load_id from completed_loads)
+    {%- if is_incremental() %}
+        and message_id in (
+            select message_id from {{ source('segment', 'events') }}
+            where _dlt_load_id in (select load_id from {{ ref('int_batch__loads') }})
+        )
+    {%- endif %}
 
 ),
 
@@ -54,13 +78,23 @@ renamed as (
 
 ),
 
+timed as (
+
+    select
+        *,
+        min(event_at) over (partition by message_id) as earliest_delivery_event_at,
+        max(event_at) over (partition by message_id) as latest_delivery_event_at
+    from renamed
+
+),
+
 flagged as (
 
     select
         *,
         event_at > {{ dbt.dateadd('minute', var('clock_skew_limit_minutes'), 'received_at') }}
             as is_future_dated
-    from renamed
+    from timed
 
 )
 

@@ -1,8 +1,13 @@
+{%- set columns = {
+    'id': dbt.type_string(), 'survey_id': dbt.type_string(), 'survey_type': dbt.type_string(), 'score': dbt.type_bigint(),
+    'comment': dbt.type_string(), 'respondent__user_id': dbt.type_string(), 'respondent__anonymous_id': dbt.type_string(),
+    'respondent__email_hash': dbt.type_string(), 'trigger__type': dbt.type_string(), 'trigger__name': dbt.type_string(),
+    'created_at': type_timestamp_tz(), 'updated_at': type_timestamp_tz(), '_dlt_load_id': dbt.type_string()} %}
 with
 
 source as (
 
-    select * from {{ source('surveys', 'survey_responses') }}
+    {{ source_or_empty('surveys', 'survey_responses', columns) }}
 
 ),
 

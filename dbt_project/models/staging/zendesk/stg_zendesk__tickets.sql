@@ -1,8 +1,18 @@
+{%- set columns = {
+    'id': dbt.type_bigint(), 'created_at': type_timestamp_tz(), 'updated_at': type_timestamp_tz(),
+    'status': dbt.type_string(), 'priority': dbt.type_string(), 'type': dbt.type_string(), 'subject': dbt.type_string(),
+    'via__channel': dbt.type_string(), 'tags': type_json(), 'requester_id': dbt.type_bigint(),
+    'requester__external_id': dbt.type_string(), 'requester__email_hash': dbt.type_string(),
+    'assignee_id': dbt.type_bigint(), 'satisfaction_rating__score': dbt.type_string(),
+    'metric_set__reply_time_in_minutes__calendar': dbt.type_bigint(),
+    'metric_set__full_resolution_time_in_minutes__calendar': dbt.type_bigint(),
+    'metric_set__reopens': dbt.type_bigint(), 'metric_set__solved_at': type_timestamp_tz(),
+    '_dlt_load_id': dbt.type_string()} %}
 with
 
 source as (
 
-    select * from {{ source('zendesk', 'tickets') }}
+    {{ source_or_empty('zendesk', 'tickets', columns) }}
 
 ),
 

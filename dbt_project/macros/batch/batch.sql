@@ -1,0 +1,106 @@
+{#- Micro-batches: how an incremental run knows what changed.
+
+    A batch is the set of dlt loads that completed (raw._dlt_loads, status 0) and that no
+    finished dbt run has processed yet (ops.processed_loads). Every incremental model rebuilds
+    exactly the keys those loads touch (messages, anonymous ids, persons; see models/intermediate/
+    batch), so re-running a batch, or running several at once, gives the same tables.
+
+    Two vars widen a batch for repairs and backfills (Dagster passes a partition's window):
+    window_start / window_end ('YYYY-MM-DD HH:MM:SS', UTC, half-open) add every event in that
+    window, its persons and its KPI periods, whatever load brought them.
+
+    The loads of a batch are recorded only when every model tagged `hourly_batch` succeeded in
+    the run; the KPI row snapshots (int_batch__kpi_rows_before) are cleared only when every model
+    tagged `kpi_batch` succeeded. A failed or partial run therefore leaves the batch in place and
+    the next run repeats it. -#}
+
+{% macro batch_setup() %}
+    create schema if not exists ops;
+    create table if not exists ops.processed_loads (
+        load_id {{ dbt.type_string() }},
+        processed_at {{ dbt.type_timestamp() }},
+        invocation_id {{ dbt.type_string() }}
+    );
+{% endmacro %}
+
+
+{% macro _tag_complete(results, tag) %}
+    {%- set ok = [] -%}
+    {%- for result in results if result.node.resource_type == 'model' and result.status == 'success' -%}
+        {%- do ok.append(result.node.unique_id) -%}
+    {%- endfor -%}
+    {%- set needed = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and tag in node.tags -%}
+        {%- do needed.append(node.unique_id) -%}
+    {%- endfor -%}
+    {{ return(needed | length > 0 and (needed | reject('in', ok) | list | length) == 0) }}
+{% endmacro %}
+
+
+{% macro batch_finish(results) %}
+    {%- if execute -%}
+        {%- set intermediate = target.database ~ '.intermediate' -%}
+        {%- if _tag_complete(results, 'hourly_batch') -%}
+            insert into ops.processed_loads
+            select load_id, current_timestamp, '{{ invocation_id }}'
+            from {{ intermediate }}.int_batch__loads;
+        {%- endif -%}
+        {%- if _tag_complete(results, 'kpi_batch') -%}
+            delete from {{ intermediate }}.int_batch__kpi_rows_before
+            where captured_at <= cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }});
+        {%- endif -%}
+    {%- endif -%}
+{% endmacro %}
+
+
+{#- The window a run was asked to (re)build, as SQL timestamp literals, or none. -#}
+{% macro batch_window() %}
+    {%- set start, end = var('window_start', none), var('window_end', none) -%}
+    {%- if start is none or end is none -%}{{ return(none) }}{%- endif -%}
+    {{ return(("cast('" ~ start ~ "' as " ~ dbt.type_timestamp() ~ ")",
+               "cast('" ~ end ~ "' as " ~ dbt.type_timestamp() ~ ")")) }}
+{% endmacro %}
+
+
+{#- `column in (the persons this batch touches)`. -#}
+{% macro in_batch_persons(column) -%}
+    {{ column }} in (select person_id from {{ ref('int_batch__persons') }})
+{%- endmacro %}
+
+
+{#- Pre-hook of the person-level incremental models: drop every row of the batch's persons; the
+    model then appends their rebuilt rows. Nothing on a first build or a full refresh. -#}
+{% macro delete_batch_persons(column='stitched_user_id') -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ in_batch_persons(column) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- Pre-hook of the KPI marts: drop the periods the batch changed; the model appends them again. -#}
+{% macro delete_changed_periods(column, grain) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ in_changed_periods(column, grain) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- `bucket in (the changed periods)` for grain 'hour' or 'day'. -#}
+{% macro in_changed_periods(bucket, grain) -%}
+    {%- if grain == 'hour' -%}
+    {{ bucket }} in (select period_hour from {{ ref('int_batch__changed_periods') }})
+    {%- else -%}
+    {{ bucket }} in (
+        select distinct cast({{ dbt.date_trunc('day', 'period_hour') }} as date)
+        from {{ ref('int_batch__changed_periods') }}
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The first day the batch changed: kpi_daily recomputes it and every later day, because churn on
+    a day looks back 2 x churn_window_days (a change reaches that far forward). -#}
+{% macro earliest_changed_day() -%}
+    (select min(cast({{ dbt.date_trunc('day', 'period_hour') }} as date))
+     from {{ ref('int_batch__changed_periods') }})
+{%- endmacro %}

@@ -1,0 +1,99 @@
+{#- Every row the KPI marts are computed from, reduced to (family, person_id, period_hour,
+    row_hash): a session with its person's segment attributes, a page view likewise, an order
+    event, a feedback item, a ticket, a survey response. Two snapshots of these rows, before and
+    after a batch, differ exactly in the periods whose KPIs changed (macros/batch/batch.sql).
+
+    `rel` maps fct_sessions, fct_page_views, fct_events, fct_feedback_experience, fct_tickets,
+    fct_survey_responses and dim_users to relations. `persons` (SQL, a subquery of person_id)
+    limits the person-level families (sessions, page views, orders); the feedback, ticket and
+    response families are small and always taken whole. `families` picks 'person' or 'whole'. -#}
+{% macro kpi_input_rows(rel, persons, families) -%}
+    {#- name: (relation, period column, what the row hash covers, extra filter); `u` is the
+        person's dim_users row, joined where the hash uses it. -#}
+    {%- set person_families = [
+        ('session', 'fct_sessions', 'session_start_at', ['t', 'u.plan', 'u.first_touch_source'], none),
+        ('page_view', 'fct_page_views', 'viewed_at', ['t', 'u.plan', 'u.first_touch_source'], none),
+        ('order', 'fct_events', 'event_at', ['t.message_id'],
+            "t.event_name = '" ~ var('conversion_event') ~ "'"),
+    ] -%}
+    {%- set whole_families = [
+        ('feedback', 'fct_feedback_experience', 'feedback_at',
+            ['t', 'u.country', 'u.plan', 'u.first_touch_source'], none),
+        ('ticket', 'fct_tickets', 'created_at',
+            ['t', 'u.device_type', 'u.country', 'u.plan', 'u.first_touch_source'], none),
+        ('response', 'fct_survey_responses', 'created_at', ['t'], none),
+    ] -%}
+    {%- for name, relation, period, hashed, condition in
+            (person_families if families == 'person' else whole_families) %}
+    {{ "union all" if not loop.first }}
+    select
+        '{{ name }}' as family,
+        {% if families == 'person' -%}
+        t.stitched_user_id
+        {%- else -%}
+        cast(null as {{ dbt.type_string() }})
+        {%- endif %} as person_id,
+        cast({{ dbt.date_trunc('hour', 't.' ~ period) }} as {{ dbt.type_timestamp() }}) as period_hour,
+        {{ row_hash(hashed) }} as row_hash
+    from {{ rel[relation] }} as t
+    left join {{ rel.dim_users }} as u on t.stitched_user_id = u.stitched_user_id
+    where {{ condition or 'true' }}
+    {%- if families == 'person' %}
+        and t.stitched_user_id in ({{ persons }})
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+
+{#- The KPI input relations as they are now (refs), for the "after" side. -#}
+{% macro kpi_input_refs() -%}
+    {%- set rel = {} -%}
+    {%- for name in ['fct_sessions', 'fct_page_views', 'fct_events', 'fct_feedback_experience',
+                     'fct_tickets', 'fct_survey_responses', 'dim_users'] -%}
+        {%- do rel.update({name: ref(name)}) -%}
+    {%- endfor -%}
+    {{ return(rel) }}
+{%- endmacro %}
+
+
+{#- The same relations looked up in the warehouse without ref(), for the "before" side: the
+    snapshot model runs before these marts are rebuilt and must not depend on them (that would
+    be a cycle). None when one of them does not exist yet. -#}
+{% macro kpi_input_relations_before() -%}
+    {%- set rel = {} -%}
+    {%- for name in ['fct_sessions', 'fct_page_views', 'fct_events', 'fct_feedback_experience',
+                     'fct_tickets', 'fct_survey_responses', 'dim_users'] -%}
+        {%- set found = adapter.get_relation(target.database, 'marts', name) -%}
+        {%- if found is none -%}{{ return(none) }}{%- endif -%}
+        {%- do rel.update({name: found}) -%}
+    {%- endfor -%}
+    {{ return(rel) }}
+{%- endmacro %}
+
+
+{#- A hash of a row (a table alias) and extra expressions; engine-specific, so dispatched. -#}
+{% macro row_hash(expressions) -%}
+    {{ return(adapter.dispatch('row_hash', 'cx_warehouse')(expressions)) }}
+{%- endmacro %}
+
+{% macro default__row_hash(expressions) -%}
+    md5(cast(row({{ expressions | join(', ') }}) as {{ dbt.type_string() }}))
+{%- endmacro %}
+
+{% macro spark__row_hash(expressions) -%}
+    md5(to_json(struct({{ expressions | join(', ') }})))
+{%- endmacro %}
+
+
+{#- The hours from start (inclusive) to end (exclusive), as rows of period_hour. -#}
+{% macro hours_between(start, end) -%}
+    {{ return(adapter.dispatch('hours_between', 'cx_warehouse')(start, end)) }}
+{%- endmacro %}
+
+{% macro default__hours_between(start, end) -%}
+    select unnest(generate_series({{ start }}, {{ end }} - interval 1 hour, interval 1 hour)) as period_hour
+{%- endmacro %}
+
+{% macro spark__hours_between(start, end) -%}
+    select explode(sequence({{ start }}, {{ end }} - interval 1 hour, interval 1 hour)) as period_hour
+{%- endmacro %}
