@@ -36,7 +36,7 @@ demo-data: $(STAMP)
 	$(BIN)/python -m ingestion.simulator --out $(CX_DATA_DIR)/landing --if-missing $(DEMO_ARGS)
 
 run: setup manifest demo-data
-	$(BIN)/dagster job execute -m orchestration.definitions -j cx_full_pipeline
+	$(BIN)/python -m orchestration.run latest
 	$(BIN)/python -m orchestration.summary
 
 test: setup manifest
@@ -50,6 +50,7 @@ lint: $(STAMP)
 
 benchmark: setup
 	$(BIN)/python benchmarks/ingest.py --events 1000000
+	$(BIN)/python benchmarks/microbatch.py --events-per-hour 15000 --history-days 1 30
 
 clean:
 	rm -rf $(VENV) data .dagster_home dbt_project/target dbt_project/logs

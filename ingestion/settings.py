@@ -6,6 +6,7 @@ providers (environment variables or `.dlt/secrets.toml`). Every error names the 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -100,3 +101,17 @@ def secret(key: str, how: str) -> str:
 
 def pii_hash_key() -> bytes:
     return secret("pii.hash_key", "`make run` creates a random one for the demo").encode()
+
+
+def partitions_start(environ: Mapping[str, str] | None = None) -> str:
+    """First hour of the hourly partitions ('YYYY-MM-DD-HH:MM', UTC), from CX_PARTITIONS_START."""
+    environ = os.environ if environ is None else environ
+    value = environ.get("CX_PARTITIONS_START", "2026-01-01")
+    try:
+        start = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"CX_PARTITIONS_START={value!r} is not a date: set it like 2026-01-01 or "
+            "2026-01-01T00:00 (UTC), the first hour the partitions cover"
+        ) from None
+    return start.strftime("%Y-%m-%d-%H:%M")

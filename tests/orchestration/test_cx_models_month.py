@@ -10,7 +10,7 @@ import yaml
 
 from ingestion.settings import PROJECT_ROOT
 from ingestion.simulator import SimConfig, simulate
-from orchestration.definitions import defs
+from orchestration.run import run_pipeline
 from tests.ingestion.helpers import query
 
 MONTH = SimConfig(users=2500, days=28, start=dt.date(2026, 10, 5), seed=11, incident_day=20)
@@ -35,8 +35,8 @@ def month(tmp_path_factory):
         home.mkdir()
         overrides = yaml.safe_load((PROJECT_ROOT / "orchestration" / "dagster.yaml").read_text())
         with dg.instance_for_test(temp_dir=str(home), overrides=overrides) as instance:
-            result = defs.resolve_job_def("cx_full_pipeline").execute_in_process(instance=instance)
-            assert result.success
+            results = run_pipeline(instance, "2026-11-01-23:00")
+            assert [r.success for r in results] == [True, True]
             yield truth
 
 

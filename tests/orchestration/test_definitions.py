@@ -1,11 +1,15 @@
 """The Dagster definitions load and hold the expected graph."""
 
+import datetime as dt
+import os
+
 import dagster as dg
 
 from orchestration.definitions import defs
 from orchestration.defs.shared import DUCKDB_POOL
 
 RAW = [["raw", t] for t in ("events", "tickets", "survey_responses")]
+REPO = defs.get_repository_def()
 SIDE = [["raw", f"{feed}_{kind}"] for feed in ("events", "tickets", "surveys")
         for kind in ("quarantine", "ledger")]  # fmt: skip
 
@@ -32,7 +36,11 @@ def test_lineage_runs_landing_to_marts():
     upstream = graph.get(dg.AssetKey(["marts", "kpi_daily"])).parent_keys
     assert dg.AssetKey(["marts", "fct_sessions"]) in upstream
     staged = graph.get(dg.AssetKey(["staging", "stg_segment__events"])).parent_keys
-    assert staged == {dg.AssetKey(["raw", "events"])}
+    assert staged == {
+        dg.AssetKey(["raw", "events"]),
+        dg.AssetKey(["raw", "_dlt_loads"]),
+        dg.AssetKey(["intermediate", "int_batch__loads"]),
+    }
     quarantine = graph.get(dg.AssetKey(["staging", "stg_ingestion__quarantine"])).parent_keys
     assert quarantine == {
         dg.AssetKey(["raw", f"{f}_quarantine"]) for f in ("events", "tickets", "surveys")
@@ -41,13 +49,49 @@ def test_lineage_runs_landing_to_marts():
 
 def test_every_warehouse_writer_is_in_the_duckdb_pool():
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    assert len(assets) == 4  # three dlt feeds and the dbt project
+    assert len(assets) == 5  # three dlt feeds and the two dbt groups
     for asset in assets:
         assert asset.op.pool == DUCKDB_POOL, asset.node_def.name
 
 
-def test_job_and_schedule():
-    job = defs.resolve_job_def("cx_full_pipeline")
-    assert job is not None
-    schedule = defs.resolve_schedule_def("cx_full_pipeline_daily")
-    assert schedule.cron_schedule == "15 2 * * *"
+def test_partitions_hourly_for_events_daily_for_kpis():
+    graph = _graph()
+    hourly = graph.get(dg.AssetKey(["marts", "fct_sessions"])).partitions_def
+    daily = graph.get(dg.AssetKey(["marts", "kpi_daily"])).partitions_def
+    assert isinstance(hourly, dg.HourlyPartitionsDefinition) and hourly.timezone == "UTC"
+    assert isinstance(daily, dg.DailyPartitionsDefinition) and daily.timezone == "UTC"
+    assert graph.get(dg.AssetKey(["raw", "events"])).partitions_def is None  # cursor-incremental
+    hourly_job = defs.resolve_job_def("cx_hourly")
+    assert hourly_job.partitions_def == hourly
+    assert defs.resolve_job_def("cx_daily_kpis").partitions_def == daily
+
+
+def test_schedules_run_the_latest_complete_hour_and_its_day():
+    hourly = defs.resolve_schedule_def("cx_hourly_schedule")
+    kpis = defs.resolve_schedule_def("cx_daily_kpis_schedule")
+    assert hourly.cron_schedule == "10 * * * *" and kpis.cron_schedule == "40 * * * *"
+    at = dt.datetime(2026, 11, 23, 0, 10, tzinfo=dt.UTC)
+    with dg.build_schedule_context(scheduled_execution_time=at, repository_def=REPO) as context:
+        run = hourly.evaluate_tick(context).run_requests[0]
+        assert run.partition_key == "2026-11-22-23:00"
+    with dg.build_schedule_context(
+        scheduled_execution_time=at.replace(minute=40), repository_def=REPO
+    ) as context:
+        assert kpis.evaluate_tick(context).run_requests[0].partition_key == "2026-11-22"
+
+
+def test_sensor_requests_runs_once_per_new_landing_file(cx_env):
+    sensor = defs.resolve_sensor_def("cx_landing_sensor")
+    with dg.build_sensor_context(cursor=None, repository_def=REPO) as context:
+        first = sensor.evaluate_tick(context)
+    assert {r.job_name for r in first.run_requests} == {"cx_hourly", "cx_daily_kpis"}
+    with dg.build_sensor_context(cursor=first.cursor, repository_def=REPO) as context:
+        assert not sensor.evaluate_tick(context).run_requests  # nothing new
+    newest = max(p.stat().st_mtime for p in cx_env["landing"].rglob("*") if p.is_file())
+    late = cx_env["landing"] / "events" / "late" / "events-late.jsonl.gz"
+    late.parent.mkdir()
+    late.write_bytes(b"")
+    os.utime(late, (newest + 60, newest + 60))
+    with dg.build_sensor_context(cursor=first.cursor, repository_def=REPO) as context:
+        again = sensor.evaluate_tick(context)
+    assert len(again.run_requests) == 2 and again.cursor != first.cursor

@@ -1,25 +1,117 @@
-"""The main job (every asset, landing → raw → staging → marts) and its daily schedule."""
+"""Jobs, the hourly schedule and the landing sensor.
 
-from __future__ import annotations
+- `cx_hourly` (hourly partitions): load what landed (dlt, cursor-incremental), then the
+  event-driven dbt models for that batch and the partition's window.
+- `cx_daily_kpis` (daily partitions): the KPI marts, for the periods the batches changed and the
+  partition's day.
+The schedules run them for the latest complete hour (CX_HOURLY_CRON, default 10 past every hour;
+CX_KPI_CRON, default 40 past); the sensor runs both as soon as new landing files appear. Both jobs write
+DuckDB: their steps share the duckdb_writer pool, so runs queue instead of colliding.
+"""
+
+import datetime as dt
+import os
+from pathlib import Path
 
 import dagster as dg
+
+from ingestion.settings import Settings
+from orchestration.defs.shared import DAILY, HOURLY
+from orchestration.defs.transform.assets import cx_dbt_daily_kpis, cx_dbt_hourly
 
 # Every step writes DuckDB, so the duckdb_writer pool runs them one at a time anyway; one process
 # per run saves re-importing dagster, dbt and dlt for every step (~10-20 s each on 2 cores).
 # The pool still applies across runs: a second run's writer waits for this one's.
-cx_full_pipeline = dg.define_asset_job(
-    name="cx_full_pipeline",
-    selection=dg.AssetSelection.all(),
-    description="Load new landing files and API records, then rebuild staging and marts.",
+cx_hourly = dg.define_asset_job(
+    name="cx_hourly",
+    selection=dg.AssetSelection.groups("ingestion") | dg.AssetSelection.assets(cx_dbt_hourly),
+    partitions_def=HOURLY,
+    description="Load what landed, then rebuild the event-driven models for that batch and hour.",
+    executor_def=dg.in_process_executor,
+)
+cx_daily_kpis = dg.define_asset_job(
+    name="cx_daily_kpis",
+    selection=dg.AssetSelection.assets(cx_dbt_daily_kpis),
+    partitions_def=DAILY,
+    description="Recompute the KPI marts for the periods that changed and the partition's day.",
     executor_def=dg.in_process_executor,
 )
 
-daily_schedule = dg.ScheduleDefinition(
-    name="cx_full_pipeline_daily",
-    job=cx_full_pipeline,
-    cron_schedule="15 2 * * *",
-    execution_timezone="UTC",
-    description="Every day at 02:15 UTC, after the previous day's files have landed.",
-)
 
-defs = dg.Definitions(jobs=[cx_full_pipeline], schedules=[daily_schedule])
+def latest_complete_hour(now: dt.datetime) -> str:
+    now = now.astimezone(dt.UTC)
+    return (now.replace(minute=0, second=0, microsecond=0) - dt.timedelta(hours=1)).strftime(
+        "%Y-%m-%d-%H:%M"
+    )
+
+
+def _run_requests(hour_key: str, run_key: str | None) -> list[dg.RunRequest]:
+    return [
+        dg.RunRequest(
+            job_name="cx_hourly", partition_key=hour_key, run_key=run_key and f"{run_key}-hourly"
+        ),
+        dg.RunRequest(
+            job_name="cx_daily_kpis",
+            partition_key=hour_key[:10],
+            run_key=run_key and f"{run_key}-daily",
+        ),
+    ]
+
+
+def _hourly_schedule(
+    name: str, job, cron_env: str, cron: str, which: int, text: str
+) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=name,
+        cron_schedule=os.environ.get(cron_env, cron),
+        job=job,
+        execution_timezone="UTC",
+        description=f"Every hour ({cron_env}, default '{cron}'): {text}",
+    )
+    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        return _run_requests(latest_complete_hour(context.scheduled_execution_time), None)[which]
+
+    return _schedule
+
+
+cx_hourly_schedule = _hourly_schedule(
+    "cx_hourly_schedule", cx_hourly, "CX_HOURLY_CRON", "10 * * * *",
+    0, "load and model the latest complete hour.",
+)  # fmt: skip
+cx_daily_kpis_schedule = _hourly_schedule(
+    "cx_daily_kpis_schedule", cx_daily_kpis, "CX_KPI_CRON", "40 * * * *",
+    1, "after the hourly run, the KPI marts of that hour's day.",
+)  # fmt: skip
+
+
+def newest_landing_file(landing: Path) -> tuple[float, str] | None:
+    newest = None
+    for folder in ("events", "tickets", "surveys"):
+        for path in (landing / folder).rglob("*"):
+            if path.is_file():
+                key = (path.stat().st_mtime, str(path.relative_to(landing)))
+                newest = key if newest is None or key > newest else newest
+    return newest
+
+
+@dg.sensor(
+    jobs=[cx_hourly, cx_daily_kpis],
+    minimum_interval_seconds=60,
+    description="Starts the hourly and KPI runs as soon as new files land (newest file mtime).",
+)
+def cx_landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    newest = newest_landing_file(Settings.from_env().landing_dir)
+    if newest is None or (context.cursor and float(context.cursor) >= newest[0]):
+        return dg.SensorResult(skip_reason="no new landing files")
+    hour = latest_complete_hour(dt.datetime.now(dt.UTC))
+    return dg.SensorResult(
+        run_requests=_run_requests(hour, run_key=f"landing-{newest[0]:.6f}"),
+        cursor=f"{newest[0]:.6f}",
+    )
+
+
+defs = dg.Definitions(
+    jobs=[cx_hourly, cx_daily_kpis],
+    schedules=[cx_hourly_schedule, cx_daily_kpis_schedule],
+    sensors=[cx_landing_sensor],
+)

@@ -1,5 +1,15 @@
-"""dbt models as Dagster assets: staging → intermediate → marts, after the raw tables."""
+"""dbt models as Dagster assets: staging → intermediate → marts, after the raw tables.
 
+Two groups of dbt assets, one dbt invocation each:
+- `cx_dbt_hourly`: staging, intermediate and the fact/dimension marts, partitioned by UTC hour.
+  A run processes every load dlt finished since the last run (macros/batch/batch.sql) and
+  rebuilds its partition window (for a backfill of a range, the whole range).
+- `cx_dbt_daily_kpis`: the KPI marts (dbt tag `kpi_batch`), partitioned by UTC day. A run
+  recomputes the periods whose inputs changed since it last ran, plus its day(s).
+The window reaches dbt as the vars window_start / window_end.
+"""
+
+import json
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -7,9 +17,12 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.defs.shared import DUCKDB_POOL, WarehouseResource
+from orchestration.defs.shared import DAILY, DUCKDB_POOL, HOURLY, WarehouseResource
+from orchestration.defs.transform.batch import batch_summary
 from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
 from orchestration.defs.transform.row_counts import with_row_counts
+
+KPI_SELECT = "tag:kpi_batch"
 
 
 class CxDbtTranslator(DagsterDbtTranslator):
@@ -27,29 +40,66 @@ class CxDbtTranslator(DagsterDbtTranslator):
         return super().get_group_name(dbt_resource_props)
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=CxDbtTranslator(),
-    pool=DUCKDB_POOL,
-)
-def cx_dbt_models(
+def _window_vars(context: dg.AssetExecutionContext) -> list[str]:
+    if not context.has_partition_key_range and not context.has_partition_key:
+        return []
+    window = context.partition_time_window
+    fmt = "%Y-%m-%d %H:%M:%S"
+    return [
+        "--vars",
+        json.dumps(
+            {"window_start": window.start.strftime(fmt), "window_end": window.end.strftime(fmt)}
+        ),
+    ]
+
+
+def _run_dbt(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator:
     settings = warehouse.settings()
     # profiles.yml reads the warehouse path and target from these (dbt has no other channel).
     os.environ["CX_DUCKDB_PATH"] = str(settings.duckdb_path)
     os.environ["CX_ENV"] = settings.env
-    context.log.info("dbt build on %s (target %s)", settings.duckdb_path, settings.dbt_target)
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+    args = ["build", *_window_vars(context)]
+    context.log.info(
+        "dbt %s on %s (target %s)", " ".join(args), settings.duckdb_path, settings.dbt_target
+    )
+    invocation = dbt.cli(args, context=context, raise_on_error=False)
     # Materializations of the models that built are recorded even when others fail.
-    yield from with_row_counts(invocation.stream(), dbt_project.manifest_path, settings.duckdb_path)
+    events = with_row_counts(invocation.stream(), dbt_project.manifest_path, settings.duckdb_path)
+    yield from batch_summary(events, settings.duckdb_path)
     if not invocation.is_successful():
         raise dg.Failure("dbt build failed: see the step's logs for the failing models and tests")
 
 
+def _dbt_group(name: str, partitions_def: dg.PartitionsDefinition, **selection: str):
+    """One group of dbt models as one multi-asset: one `dbt build` per run, in the writer pool;
+    a backfill of a range is one run over the range."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        project=dbt_project,
+        name=name,
+        dagster_dbt_translator=CxDbtTranslator(),
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=DUCKDB_POOL,
+        **selection,
+    )
+    def _models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ) -> Iterator:
+        yield from _run_dbt(context, dbt, warehouse)
+
+    return _models
+
+
+cx_dbt_hourly = _dbt_group("cx_dbt_hourly", HOURLY, exclude=KPI_SELECT)
+cx_dbt_daily_kpis = _dbt_group("cx_dbt_daily_kpis", DAILY, select=KPI_SELECT)
+
+
 defs = dg.Definitions(
-    assets=[cx_dbt_models],
+    assets=[cx_dbt_hourly, cx_dbt_daily_kpis],
     resources={
         "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     },

@@ -1,0 +1,63 @@
+"""What a dbt run's micro-batch contained, as metadata on the assets that show it.
+
+Read after dbt has exited, with one short-lived read-only connection (see row_counts.py):
+- on stg_segment__events: loads in the batch, messages and persons it touched, and how many of
+  its events arrived more than LOOKBACK_HOURS after they happened. Those are applied like any
+  other (the batch rebuilds the persons and periods they touch), but they change days that
+  were already reported, so they are counted where an engineer looks.
+- on int_batch__changed_periods: how many hours and days the KPI marts recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+
+LOOKBACK_HOURS = 72
+
+_QUERIES = {
+    "stg_segment__events": {
+        "batch_loads": "select count(*) from intermediate.int_batch__loads",
+        "batch_messages": "select count(*) from intermediate.int_batch__events",
+        "batch_persons": "select count(*) from intermediate.int_batch__persons",
+        "events_later_than_lookback": f"""
+            select count(*) from intermediate.int_batch__events
+            where event_at < (select max(inserted_at) from intermediate.int_batch__loads)
+                - interval {LOOKBACK_HOURS} hour""",
+        "oldest_event_in_batch": "select cast(min(event_at) as varchar) from intermediate.int_batch__events",
+    },
+    "int_batch__changed_periods": {
+        "changed_hours": "select count(*) from intermediate.int_batch__changed_periods",
+        "changed_days": """select count(distinct cast(period_hour as date))
+                           from intermediate.int_batch__changed_periods""",
+    },
+}
+
+
+def _model_name(event) -> str | None:
+    if not isinstance(event, dg.Output):
+        return None
+    unique_id = (event.metadata or {}).get("unique_id")
+    unique_id = getattr(unique_id, "value", unique_id)
+    return unique_id.rsplit(".", 1)[-1] if unique_id else None
+
+
+def batch_summary(events: Iterable, duckdb_path: Path) -> Iterator:
+    events = list(events)
+    wanted = {_model_name(e) for e in events} & _QUERIES.keys()
+    found: dict[str, dict] = {}
+    if wanted:
+        con = duckdb.connect(str(duckdb_path), read_only=True)
+        try:
+            for model in wanted:
+                found[model] = {k: con.execute(q).fetchone()[0] for k, q in _QUERIES[model].items()}
+        finally:
+            con.close()
+    for event in events:
+        model = _model_name(event)
+        if model in found:
+            event = event.with_metadata({**event.metadata, **found[model]})
+        yield event

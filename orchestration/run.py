@@ -1,0 +1,88 @@
+"""Run the pipeline from a shell, in this process, recorded in $DAGSTER_HOME like any other run.
+
+    python -m orchestration.run latest
+        The latest complete UTC hour (cx_hourly), then its day's KPI marts (cx_daily_kpis):
+        what the hourly schedule does. `make run` calls this.
+    python -m orchestration.run backfill --from 2026-11-20-00:00 --to 2026-11-20-23:00
+        Rebuild a range of hours from what is in raw (one run of cx_hourly over the range, then
+        one run of cx_daily_kpis over its days): the repair after late data, a model fix or a
+        bad load. Both ends are partition keys (hours), inclusive.
+
+The same runs can be started from the UI (Jobs → cx_hourly → Materialize / Backfill) or by the
+schedule and sensor under `dagster dev`; all of them give the same tables (docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+
+import dagster as dg
+
+from orchestration.defs.automation.jobs import latest_complete_hour
+
+
+def run_pipeline(
+    instance: dg.DagsterInstance, first: str, last: str | None = None, raise_on_error: bool = True
+) -> list[dg.ExecuteInProcessResult]:
+    """cx_hourly over the hours first..last, then (if it succeeded) cx_daily_kpis over their
+    days; the results of the runs made."""
+    from orchestration.definitions import defs
+
+    last = last or first
+    results = []
+    for job_name, start, end in (
+        ("cx_hourly", first, last),
+        ("cx_daily_kpis", first[:10], last[:10]),
+    ):
+        tags = (
+            {"dagster/partition": start}
+            if start == end
+            else {
+                "dagster/asset_partition_range_start": start,
+                "dagster/asset_partition_range_end": end,
+            }
+        )
+        print(f"{job_name}: partitions {start} .. {end}", flush=True)
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance, tags=tags, raise_on_error=raise_on_error
+        )
+        print(
+            f"{job_name}: {'succeeded' if result.success else 'FAILED'} (run {result.run_id})",
+            flush=True,
+        )
+        results.append(result)
+        if not result.success:
+            break
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.run", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("latest", help="the latest complete hour, then its day's KPIs")
+    backfill = sub.add_parser("backfill", help="rebuild a range of hours and their days")
+    backfill.add_argument(
+        "--from", dest="first", required=True, help="first hour, YYYY-MM-DD-HH:00"
+    )
+    backfill.add_argument("--to", dest="last", required=True, help="last hour, YYYY-MM-DD-HH:00")
+    args = parser.parse_args(argv)
+    if args.command == "latest":
+        first = last = latest_complete_hour(dt.datetime.now(dt.UTC))
+    else:
+        first, last = args.first, args.last
+        for key in (first, last):
+            try:
+                dt.datetime.strptime(key, "%Y-%m-%d-%H:%M")
+            except ValueError:
+                parser.error(
+                    f"{key!r} is not an hour partition key: write it like 2026-11-20-13:00"
+                )
+    with dg.DagsterInstance.get() as instance:
+        results = run_pipeline(instance, first, last, raise_on_error=False)
+    return 0 if len(results) == 2 and all(r.success for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
