@@ -1,0 +1,244 @@
+"""Cost of one hourly micro-batch with 1 day and with 30 days of history already loaded.
+
+    .venv/bin/python benchmarks/microbatch.py --events-per-hour 15000 --history-days 1 30 --repeat 3
+
+For each history length, in a fresh data directory:
+1. load the history through the real pipelines: the simulated first day (dlt, all three feeds),
+   plus - for N > 1 days - N-1 earlier copies of that day's raw events, shifted back one day
+   each, with new message ids (the same people returning every day: persons get a long
+   history, which is what makes a per-person rebuild expensive if it scanned history);
+2. build everything once (the Dagster jobs, first run = full build); time it;
+3. then, `--repeat` times, drop the next hour's landing files (~events-per-hour events) into the
+   landing folder and run what the hourly schedule runs: cx_hourly for that hour, then
+   cx_daily_kpis for its day, in process through Dagster (dlt load, dbt build of the batch,
+   KPI marts); time each job.
+The plain-DuckDB reference, in the same run: `read_ndjson` of that hour's event file into a
+table (the floor for "load an hour"), and a `dbt build --full-refresh` over the same history
+(what the micro-batch avoids). Prints medians and ratios; writes benchmarks/out/microbatch.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.ingest import machine  # noqa: E402
+from ingestion.simulator import SimConfig, load_truth, simulate  # noqa: E402
+
+EVENTS_PER_USER_DAY = 1.95
+START = dt.date(2026, 10, 1)
+BATCH_HOUR = 10  # the hours from 10:00 on day 2 are the micro-batches
+
+
+def world(events_per_hour: int, out: Path) -> Path:
+    landing = out / f"microbatch-world-{events_per_hour}"
+    if not (landing / "_simulator" / "truth.json").exists():
+        users = round(events_per_hour * 24 / EVENTS_PER_USER_DAY)
+        print(f"simulating {users} users x 2 days into {landing} ...", flush=True)
+        started = time.monotonic()
+        simulate(SimConfig(users=users, days=2, start=START, incident_day=None), landing)
+        print(f"  done in {time.monotonic() - started:.0f} s", flush=True)
+    load_truth(landing)
+    return landing
+
+
+def _hour_of(path: Path) -> dt.datetime | None:
+    stem = path.name.split(".")[0]
+    for part in stem.split("-", 1)[1:]:
+        try:
+            return dt.datetime.strptime(part[:13], "%Y-%m-%dT%H")
+        except ValueError:
+            return None
+    return None
+
+
+def split_files(landing: Path, first_batch: dt.datetime, repeat: int):
+    """(history files, [files of batch hour 1, 2, ...]) by delivery hour."""
+    history, batches = [], [[] for _ in range(repeat)]
+    for path in sorted(
+        p for p in landing.rglob("*") if p.is_file() and "_simulator" not in p.parts
+    ):
+        hour = _hour_of(path)
+        if hour is None:
+            continue
+        index = int((hour - first_batch).total_seconds() // 3600)
+        if index < 0:
+            history.append(path)
+        elif index < repeat:
+            batches[index].append(path)
+    return history, batches
+
+
+def deliver(files: list[Path], source: Path, target: Path) -> None:
+    for path in files:
+        dest = target / path.relative_to(source)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+
+
+def replicate_history(warehouse: Path, days: int) -> int:
+    """Add days-1 shifted copies of the loaded events (new ids, one completed load per copy)."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        template = con.execute("select max(load_id) from raw._dlt_loads").fetchone()[0]
+        columns = [r[0] for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'raw' "
+            "and table_name = 'events' order by ordinal_position").fetchall()]  # fmt: skip
+        shifted = {"timestamp", "original_timestamp", "sent_at", "received_at"}
+        for k in range(1, days):
+            load_id = f"{float(template) - k * 86400:.7f}"
+            exprs = []
+            for c in columns:
+                if c in shifted:
+                    exprs.append(f'"{c}" - interval {k} day')
+                elif c == "message_id":
+                    exprs.append(f"message_id || '~{k}'")
+                elif c == "_dlt_load_id":
+                    exprs.append(f"'{load_id}'")
+                else:
+                    exprs.append(f'"{c}"')
+            con.execute(
+                f"insert into raw.events select {', '.join(exprs)} from raw.events "
+                "where position('~' in message_id) = 0"
+            )
+            con.execute(
+                "insert into raw._dlt_loads select ?, schema_name, status, inserted_at, "
+                "schema_version_hash from raw._dlt_loads where load_id = ?",
+                [load_id, template],
+            )
+        return con.execute("select count(*) from raw.events").fetchone()[0]
+    finally:
+        con.close()
+
+
+def reference_hour(event_files: list[Path], work: Path) -> float:
+    con = duckdb.connect(str(work / "reference.duckdb"))
+    files = ", ".join(f"'{p}'" for p in event_files)
+    started = time.perf_counter()
+    con.execute(
+        f"create or replace table events as select * from read_ndjson([{files}], "
+        "ignore_errors = true, columns = {messageId: 'VARCHAR', type: 'VARCHAR', "
+        "event: 'VARCHAR', name: 'VARCHAR', anonymousId: 'VARCHAR', userId: 'VARCHAR', "
+        "receivedAt: 'TIMESTAMPTZ', properties: 'JSON', traits: 'JSON', context: 'JSON'})"
+    )
+    seconds = time.perf_counter() - started
+    con.close()
+    return seconds
+
+
+def dbt_full_rebuild(warehouse: Path) -> float:
+    dbt = Path(sys.executable).parent / "dbt"
+    started = time.perf_counter()
+    subprocess.run(
+        [str(dbt), "build", "--full-refresh", "--quiet", "--profiles-dir", "."],
+        cwd=ROOT / "dbt_project", env={**os.environ, "CX_DUCKDB_PATH": str(warehouse)},
+        check=True,
+    )  # fmt: skip
+    return time.perf_counter() - started
+
+
+def run_case(days: int, landing: Path, args) -> dict:
+    import dagster as dg
+
+    from ingestion.settings import Settings
+    from orchestration.run import run_pipeline
+    from tests.ingestion.helpers import run_feed
+
+    work = Path(tempfile.mkdtemp(prefix=f"microbatch-{days}d-", dir=args.out))
+    os.environ.update({"CX_DATA_DIR": str(work), "CX_LANDING_DIR": str(work / "landing"),
+                       "CX_ENV": "ci"})  # fmt: skip
+    settings = Settings.from_env()
+    first_batch = dt.datetime.combine(START + dt.timedelta(days=1), dt.time(BATCH_HOUR))
+    history, batches = split_files(landing, first_batch, args.repeat)
+    deliver(history, landing, settings.landing_dir)
+    started = time.perf_counter()
+    for feed in ("events", "tickets", "surveys"):
+        run_feed(feed, settings)
+    load_seconds = time.perf_counter() - started
+    events = replicate_history(settings.duckdb_path, days)
+    print(f"[{days}d] history: {events:,} raw event rows (loaded day in {load_seconds:.0f} s)",
+          flush=True)  # fmt: skip
+    result = {"history_days": days, "history_raw_events": events, "batches": []}
+    with dg.instance_for_test(temp_dir=str(work / "dagster_home")) as instance:
+        hour = (first_batch - dt.timedelta(hours=1)).strftime("%Y-%m-%d-%H:%M")
+        started = time.perf_counter()
+        assert all(r.success for r in run_pipeline(instance, hour))
+        result["first_full_build_seconds"] = time.perf_counter() - started
+        print(f"[{days}d] first build (everything): {result['first_full_build_seconds']:.1f} s",
+              flush=True)  # fmt: skip
+        for i, files in enumerate(batches):
+            deliver(files, landing, settings.landing_dir)
+            hour = (first_batch + dt.timedelta(hours=i)).strftime("%Y-%m-%d-%H:%M")
+            lines = sum(1 for p in files if "/events/" in str(p) for _ in _lines(p))
+            timings = {}
+            for job_result in run_pipeline(instance, hour):
+                assert job_result.success
+                stats = instance.get_run_stats(job_result.run_id)
+                timings[job_result.job_def.name] = stats.end_time - stats.start_time
+            total = sum(timings.values())
+            event_files = [p for p in files if "/events/" in str(p)]
+            reference = reference_hour(event_files, work)
+            result["batches"].append({"hour": hour, "event_lines": lines, **timings,
+                                      "total_seconds": total, "reference_seconds": reference})  # fmt: skip
+            print(f"[{days}d] batch {hour}: {lines:,} event lines, hourly job "
+                  f"{timings['cx_hourly']:.1f} s + KPI job {timings['cx_daily_kpis']:.1f} s = "
+                  f"{total:.1f} s; plain DuckDB read_ndjson of the hour {reference:.2f} s",
+                  flush=True)  # fmt: skip
+    result["dbt_full_rebuild_seconds"] = dbt_full_rebuild(settings.duckdb_path)
+    print(f"[{days}d] dbt build --full-refresh on the same warehouse: "
+          f"{result['dbt_full_rebuild_seconds']:.1f} s", flush=True)  # fmt: skip
+    result["median_batch_seconds"] = statistics.median(
+        b["total_seconds"] for b in result["batches"]
+    )
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return result
+
+
+def _lines(path: Path):
+    import gzip
+
+    with gzip.open(path, "rt") as f:
+        yield from f
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events-per-hour", type=int, default=15_000)
+    parser.add_argument("--history-days", type=int, nargs="+", default=[1, 30])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "out")
+    parser.add_argument("--keep", action="store_true", help="keep the warehouses")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PII__HASH_KEY", "benchmark-key")
+    landing = world(args.events_per_hour, args.out)
+    cases = [run_case(days, landing, args) for days in args.history_days]
+    base = cases[0]["median_batch_seconds"]
+    print("\nhistory  median batch (s)  ratio to first  full rebuild (s)")
+    for case in cases:
+        print(f"{case['history_days']:>4} d  {case['median_batch_seconds']:>16.1f}  "
+              f"{case['median_batch_seconds'] / base:>14.2f}  {case['dbt_full_rebuild_seconds']:>16.1f}")  # fmt: skip
+    report = {"command": " ".join(sys.argv), "machine": machine(), "cases": cases}
+    out = args.out / "microbatch.json"
+    out.write_text(json.dumps(report, indent=1, default=str))
+    print(f"details: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
