@@ -48,7 +48,7 @@ def instance(tmp_path):
         yield instance
 
 
-def test_full_job_matches_ground_truth_and_reruns_are_no_ops(cx_env, instance):
+def test_pipeline_matches_ground_truth_reruns_and_backfills_change_nothing(cx_env, instance):
     result = _run(instance)
     assert result.success
     truth = cx_env["truth"]
@@ -92,6 +92,32 @@ def test_full_job_matches_ground_truth_and_reruns_are_no_ops(cx_env, instance):
     assert meta["raw/events"]["rows_loaded"].value == 0
     assert query("select * from marts.kpi_daily order by kpi_date") == before
 
+    # A backfill of 24 hourly partitions (and their day's KPI partition), one run each, rebuilds
+    # that range from raw and changes nothing.
+    marts = _marts()
+    results = run_pipeline(instance, "2026-11-05-00:00", "2026-11-05-23:00")
+    assert [r.success for r in results] == [True, True]
+    hourly = results[0]
+    assert hourly.dagster_run.tags["dagster/asset_partition_range_start"] == "2026-11-05-00:00"
+    rebuilt = {
+        m.asset_key.to_user_string(): m.metadata
+        for m in hourly.asset_materializations_for_node("cx_dbt_hourly")
+    }
+    # Every event of the window was rebuilt (the incident day), though no new load came.
+    in_window = query(
+        "select count(*) from staging.stg_segment__events "
+        "where event_at >= '2026-11-05' and event_at < '2026-11-06'"
+    )[0][0]
+    assert rebuilt["staging/stg_segment__events"]["batch_messages"].value == in_window > 500
+    assert rebuilt["staging/stg_segment__events"]["batch_loads"].value == 0
+    kpis = {
+        m.asset_key.to_user_string(): m.metadata
+        for m in results[1].asset_materializations_for_node("cx_dbt_daily_kpis")
+    }
+    assert kpis["intermediate/int_batch__changed_periods"]["changed_hours"].value == 24
+    assert _marts() == marts
+    assert _kpis() == _truth_kpis(cx_env["truth"])
+
 
 def test_failed_run_rerun_ends_where_a_clean_run_would(cx_env, instance, monkeypatch):
     calls = {"n": 0}
@@ -132,28 +158,3 @@ def _marts() -> dict[str, list]:
                    for row in query(f"select * from marts.{t}")), key=repr)
         for t in tables
     }  # fmt: skip
-
-
-def test_backfill_of_24_partitions_rebuilds_the_range_and_changes_nothing(cx_env, instance):
-    first = _run(instance)
-    assert first.success
-    before = _marts()
-    # A day of hourly partitions (and its daily KPI partition) as one backfill run each.
-    results = run_pipeline(instance, "2026-11-05-00:00", "2026-11-05-23:00")
-    assert [r.success for r in results] == [True, True]
-    hourly = results[0]
-    assert hourly.dagster_run.tags["dagster/asset_partition_range_start"] == "2026-11-05-00:00"
-    rebuilt = {
-        m.asset_key.to_user_string(): m.metadata
-        for m in hourly.asset_materializations_for_node("cx_dbt_hourly")
-    }
-    # The window's events were rebuilt (the incident day: thousands of them), not skipped.
-    assert rebuilt["staging/stg_segment__events"]["batch_messages"].value > 1000
-    assert rebuilt["staging/stg_segment__events"]["batch_loads"].value == 0
-    kpis = {
-        m.asset_key.to_user_string(): m.metadata
-        for m in results[1].asset_materializations_for_node("cx_dbt_daily_kpis")
-    }
-    assert kpis["intermediate/int_batch__changed_periods"]["changed_hours"].value == 24
-    assert _marts() == before
-    assert _kpis() == _truth_kpis(cx_env["truth"])
