@@ -2,6 +2,10 @@
 job) on a simulated world, compared with the simulator's ground truth; re-runs and a failed run
 that is then re-run."""
 
+import datetime as dt
+import gzip
+import json
+
 import dagster as dg
 import pytest
 import yaml
@@ -117,6 +121,32 @@ def test_pipeline_matches_ground_truth_reruns_and_backfills_change_nothing(cx_en
     assert kpis["intermediate/int_batch__changed_periods"]["changed_hours"].value == 24
     assert _marts() == marts
     assert _kpis() == _truth_kpis(cx_env["truth"])
+
+    # An event that turns up five days after the newest one: applied (its day gains an order),
+    # and counted as later than the 72-hour lookback in the batch's metadata.
+    newest = query("select max(event_at) from staging.stg_segment__events")[0][0]
+    at = (newest - dt.timedelta(days=5)).astimezone(dt.UTC)
+    day = at.date().isoformat()
+    orders_before = query(f"select orders from marts.kpi_daily where kpi_date = '{day}'")[0][0]
+    stamp = at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    late = {"type": "track", "event": "Order Completed", "messageId": "very-late-1",
+            "userId": "u-late", "anonymousId": "a-late", "timestamp": stamp,
+            "originalTimestamp": stamp, "sentAt": stamp, "receivedAt": stamp,
+            "properties": {"revenue": 10}, "context": {"device": {"type": "mobile"}}}  # fmt: skip
+    folder = cx_env["landing"] / "events" / "late"
+    folder.mkdir()
+    with gzip.open(folder / "events-late.jsonl.gz", "wt") as f:
+        f.write(json.dumps(late) + "\n")
+    late_run = _run(instance)
+    stg = {
+        m.asset_key.to_user_string(): m.metadata
+        for m in late_run.asset_materializations_for_node("cx_dbt_hourly")
+    }["staging/stg_segment__events"]
+    assert stg["events_later_than_lookback"].value == 1
+    assert stg["batch_messages"].value >= 1
+    assert query(f"select orders from marts.kpi_daily where kpi_date = '{day}'")[0][0] == (
+        orders_before + 1
+    )
 
 
 def test_failed_run_rerun_ends_where_a_clean_run_would(cx_env, instance, monkeypatch):

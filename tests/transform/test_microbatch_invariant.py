@@ -154,15 +154,13 @@ def test_hourly_batches_in_any_order_equal_a_full_rebuild(
     plan = arrival_plan(source, rng)
     assert len(plan) >= 6, len(plan)
     clock = [dt.datetime(2030, 1, 1).timestamp()]
-    batches_rerun = 0
-    for batch in plan:
+    rerun = set(rng.sample(range(len(plan)), 2))  # a re-run of a batch changes nothing
+    for number, batch in enumerate(plan):
         deliver(batch, source, landing, clock)
         load_all(settings)
         dbt("run", settings.duckdb_path, "--quiet")
-        if rng.random() < 0.25:  # a re-run of the same batch changes nothing
+        if number in rerun:
             dbt("run", settings.duckdb_path, "--quiet")
-            batches_rerun += 1
-    assert batches_rerun > 0
     dbt("build", settings.duckdb_path, "--quiet")  # the data tests pass on the result too
 
     tables = mart_tables(full_rebuild)

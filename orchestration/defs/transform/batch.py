@@ -2,7 +2,7 @@
 
 Read after dbt has exited, with one short-lived read-only connection (see row_counts.py):
 - on stg_segment__events: loads in the batch, messages and persons it touched, and how many of
-  its events arrived more than LOOKBACK_HOURS after they happened. Those are applied like any
+  its events are more than LOOKBACK_HOURS older than the newest event already in the warehouse. Those are applied like any
   other (the batch rebuilds the persons and periods they touch), but they change days that
   were already reported, so they are counted where an engineer looks.
 - on int_batch__changed_periods: how many hours and days the KPI marts recomputed.
@@ -23,10 +23,14 @@ _QUERIES = {
         "batch_loads": "select count(*) from intermediate.int_batch__loads",
         "batch_messages": "select count(*) from intermediate.int_batch__events",
         "batch_persons": "select count(*) from intermediate.int_batch__persons",
+        # Late relative to the data, not the wall clock: more than LOOKBACK_HOURS older than
+        # the newest event the warehouse held before this batch.
         "events_later_than_lookback": f"""
             select count(*) from intermediate.int_batch__events
-            where event_at < (select max(inserted_at) from intermediate.int_batch__loads)
-                - interval {LOOKBACK_HOURS} hour""",
+            where is_from_batch_loads and event_at < (
+                select max(event_at) - interval {LOOKBACK_HOURS} hour
+                from staging.stg_segment__events
+                where message_id not in (select message_id from intermediate.int_batch__events))""",
         "oldest_event_in_batch": "select cast(min(event_at) as varchar) from intermediate.int_batch__events",
     },
     "int_batch__changed_periods": {

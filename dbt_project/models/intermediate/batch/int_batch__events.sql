@@ -22,7 +22,8 @@ select
     events.previous_id,
     events.event_at,
     events.earliest_delivery_event_at,
-    events.latest_delivery_event_at
+    events.latest_delivery_event_at,
+    events.message_id in (select message_id from batch_messages) as is_from_batch_loads
 from {{ ref('stg_segment__events') }} as events
 where events.message_id in (select message_id from batch_messages)
 {%- if window %}
