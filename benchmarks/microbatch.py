@@ -173,7 +173,12 @@ def run_case(days: int, landing: Path, args) -> dict:
     print(f"[{days}d] history: {events:,} raw event rows (loaded day in {load_seconds:.0f} s)",
           flush=True)  # fmt: skip
     result = {"history_days": days, "history_raw_events": events, "batches": []}
-    with dg.instance_for_test(temp_dir=str(work / "dagster_home")) as instance:
+    import yaml
+
+    home = work / "dagster_home"
+    home.mkdir()
+    overrides = yaml.safe_load((ROOT / "orchestration" / "dagster.yaml").read_text())
+    with dg.instance_for_test(temp_dir=str(home), overrides=overrides) as instance:
         hour = (first_batch - dt.timedelta(hours=1)).strftime("%Y-%m-%d-%H:%M")
         started = time.perf_counter()
         assert all(r.success for r in run_pipeline(instance, hour))

@@ -19,7 +19,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.defs.shared import DAILY, DUCKDB_POOL, HOURLY, WarehouseResource
 from orchestration.defs.transform.batch import batch_summary
-from orchestration.defs.transform.project import DBT_EXECUTABLE, dbt_project
+from orchestration.defs.transform.project import DBT_EXECUTABLE, CxDbtCliResource, dbt_project
 from orchestration.defs.transform.row_counts import with_row_counts
 
 KPI_SELECT = "tag:kpi_batch"
@@ -57,16 +57,25 @@ def _run_dbt(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator:
     settings = warehouse.settings()
-    # profiles.yml reads the warehouse path and target from these (dbt has no other channel).
-    os.environ["CX_DUCKDB_PATH"] = str(settings.duckdb_path)
-    os.environ["CX_ENV"] = settings.env
     args = ["build", *_window_vars(context)]
     context.log.info(
         "dbt %s on %s (target %s)", " ".join(args), settings.duckdb_path, settings.dbt_target
     )
-    invocation = dbt.cli(args, context=context, raise_on_error=False)
-    # Materializations of the models that built are recorded even when others fail.
-    events = with_row_counts(invocation.stream(), dbt_project.manifest_path, settings.duckdb_path)
+    # profiles.yml reads the warehouse path and target from these (dbt has no other channel);
+    # they are put back afterwards, so the next run in this process resolves its own settings.
+    saved = {key: os.environ.get(key) for key in ("CX_DUCKDB_PATH", "CX_ENV")}
+    os.environ.update(CX_DUCKDB_PATH=str(settings.duckdb_path), CX_ENV=settings.env)
+    try:
+        invocation = dbt.cli(args, context=context, raise_on_error=False)
+        # Materializations of the models that built are recorded even when others fail.
+        events = list(invocation.stream())
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    events = with_row_counts(events, dbt_project.manifest_path, settings.duckdb_path)
     yield from batch_summary(events, settings.duckdb_path)
     if not invocation.is_successful():
         raise dg.Failure("dbt build failed: see the step's logs for the failing models and tests")
@@ -101,6 +110,6 @@ cx_dbt_daily_kpis = _dbt_group("cx_dbt_daily_kpis", DAILY, select=KPI_SELECT)
 defs = dg.Definitions(
     assets=[cx_dbt_hourly, cx_dbt_daily_kpis],
     resources={
-        "dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
+        "dbt": CxDbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     },
 )
