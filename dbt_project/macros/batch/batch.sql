@@ -104,3 +104,24 @@
     (select min(cast({{ dbt.date_trunc('day', 'period_hour') }} as date))
      from {{ ref('int_batch__changed_periods') }})
 {%- endmacro %}
+
+
+{#- The configuration every person-level model shares: incremental, its batch persons' rows
+    deleted first (pre-hook), rebuilt rows appended; runs after int_batch__persons. -#}
+{% macro person_incremental() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_batch_persons() }}",
+        tags=['hourly_batch'],
+    ) }}
+    {%- do ref('int_batch__persons') -%}
+{%- endmacro %}
+
+
+{#- `<keyword> column in (the batch's persons)` in an incremental run; nothing otherwise. -#}
+{% macro only_batch_persons(column='stitched_user_id', keyword='where') -%}
+    {%- if is_incremental() -%}
+    {{ keyword }} {{ in_batch_persons(column) }}
+    {%- endif -%}
+{%- endmacro %}

@@ -3,13 +3,7 @@
 -- funnel_window_days of the entry. Steps done out of order only count once they follow.
 -- Incremental by person (macros/batch/batch.sql).
 {%- set n_steps = var('funnel_steps') | length %}
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_batch_persons() }}",
-    tags=['hourly_batch'],
-) }}
--- depends_on: {{ ref('int_batch__persons') }}
+{{ person_incremental() }}
 
 with
 
@@ -18,9 +12,7 @@ events as (
     select stitched_user_id, message_id, event_at, funnel_step, device_type, country
     from {{ ref('fct_events') }}
     where funnel_step > 0
-    {%- if is_incremental() %}
-        and {{ in_batch_persons('stitched_user_id') }}
-    {%- endif %}
+    {{ only_batch_persons(keyword='and') }}
 
 ),
 

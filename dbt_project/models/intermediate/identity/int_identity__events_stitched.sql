@@ -2,13 +2,7 @@
 -- identified as (so activity before sign-up counts for the user); else the anonymous id.
 -- Incremental by person: a batch deletes its persons' rows and rebuilds them from every event
 -- that may belong to them (their user id, their anonymous ids, the anonymous ids linked to them).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_batch_persons() }}",
-    tags=['hourly_batch'],
-) }}
--- depends_on: {{ ref('int_batch__persons') }}
+{{ person_incremental() }}
 
 with
 
@@ -43,6 +37,4 @@ stitched as (
 )
 
 select * from stitched
-{%- if is_incremental() %}
-where {{ in_batch_persons('stitched_user_id') }}
-{%- endif %}
+{{ only_batch_persons() }}

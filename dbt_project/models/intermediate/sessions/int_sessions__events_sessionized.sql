@@ -3,13 +3,7 @@
 -- when the session has lasted session_max_hours.
 -- session_id hashes the user and the session's first event time, so rebuilding gives the same ids.
 -- Incremental by person: a batch re-sessionizes its persons' whole history.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_batch_persons() }}",
-    tags=['hourly_batch'],
-) }}
--- depends_on: {{ ref('int_batch__persons') }}
+{{ person_incremental() }}
 
 with
 
@@ -17,9 +11,7 @@ events as (
 
     select * from {{ ref('int_identity__events_stitched') }}
     where event_type in ('track', 'page', 'screen')
-    {%- if is_incremental() %}
-        and {{ in_batch_persons('stitched_user_id') }}
-    {%- endif %}
+    {{ only_batch_persons(keyword='and') }}
 
 ),
 

@@ -1,13 +1,7 @@
 -- One row per person (stitched user): when we first and last saw them, where they came from,
 -- what they use, and their latest traits.
 -- Incremental by person (macros/batch/batch.sql).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_batch_persons() }}",
-    tags=['hourly_batch'],
-) }}
--- depends_on: {{ ref('int_batch__persons') }}
+{{ person_incremental() }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
 with
@@ -15,18 +9,14 @@ with
 events as (
 
     select * from {{ ref('int_identity__events_stitched') }}
-    {%- if is_incremental() %}
-    where {{ in_batch_persons('stitched_user_id') }}
-    {%- endif %}
+    {{ only_batch_persons() }}
 
 ),
 
 sessions as (
 
     select * from {{ ref('fct_sessions') }}
-    {%- if is_incremental() %}
-    where {{ in_batch_persons('stitched_user_id') }}
-    {%- endif %}
+    {{ only_batch_persons() }}
 
 ),
 

@@ -1,12 +1,6 @@
 -- One row per event (deduplicated), with its person and, for user-initiated events, its session.
 -- Incremental by person (macros/batch/batch.sql).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_batch_persons() }}",
-    tags=['hourly_batch'],
-) }}
--- depends_on: {{ ref('int_batch__persons') }}
+{{ person_incremental() }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
 with
@@ -14,18 +8,14 @@ with
 events as (
 
     select * from {{ ref('int_identity__events_stitched') }}
-    {%- if is_incremental() %}
-    where {{ in_batch_persons('stitched_user_id') }}
-    {%- endif %}
+    {{ only_batch_persons() }}
 
 ),
 
 sessionized as (
 
     select message_id, session_id from {{ ref('int_sessions__events_sessionized') }}
-    {%- if is_incremental() %}
-    where {{ in_batch_persons('stitched_user_id') }}
-    {%- endif %}
+    {{ only_batch_persons() }}
 
 )
 

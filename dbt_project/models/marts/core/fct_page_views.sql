@@ -1,11 +1,5 @@
 -- One row per page or screen view, with its load time. Incremental by person.
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_batch_persons() }}",
-    tags=['hourly_batch'],
-) }}
--- depends_on: {{ ref('int_batch__persons') }}
+{{ person_incremental() }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
 select
@@ -20,6 +14,4 @@ select
     country
 from {{ ref('fct_events') }}
 where event_type in ('page', 'screen')
-{%- if is_incremental() %}
-    and {{ in_batch_persons('stitched_user_id') }}
-{%- endif %}
+{{ only_batch_persons(keyword='and') }}

@@ -1,12 +1,6 @@
 -- One row per session: when, how long, what happened, how fast it was.
 -- Incremental by person (macros/batch/batch.sql).
-{{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_batch_persons() }}",
-    tags=['hourly_batch'],
-) }}
--- depends_on: {{ ref('int_batch__persons') }}
+{{ person_incremental() }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
 with
@@ -14,9 +8,7 @@ with
 events as (
 
     select * from {{ ref('int_sessions__events_sessionized') }}
-    {%- if is_incremental() %}
-    where {{ in_batch_persons('stitched_user_id') }}
-    {%- endif %}
+    {{ only_batch_persons() }}
 
 ),
 
