@@ -36,7 +36,7 @@ demo-data: $(STAMP)
 	$(BIN)/python -m ingestion.simulator --out $(CX_DATA_DIR)/landing --if-missing $(DEMO_ARGS)
 
 run: setup manifest demo-data
-	$(BIN)/python -m orchestration.run latest
+	$(BIN)/python -m orchestration.run landed
 	$(BIN)/python -m orchestration.summary
 
 test: setup manifest

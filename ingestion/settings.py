@@ -35,6 +35,7 @@ class Settings:
     tickets_api_url: str | None
     surveys_api_url: str | None
     duckdb_memory_limit: str
+    gx_dir: Path  # Great Expectations project root (GX writes <it>/gx: suites, results, Data Docs)
 
     @property
     def dbt_target(self) -> str:
@@ -83,6 +84,7 @@ class Settings:
             tickets_api_url=urls["tickets"],
             surveys_api_url=urls["surveys"],
             duckdb_memory_limit=environ.get("CX_DUCKDB_MEMORY_LIMIT", "4GB"),
+            gx_dir=Path(environ.get("CX_GX_DIR") or data_dir / "quality").resolve(),
         )
 
 

@@ -2,7 +2,11 @@
 
     python -m orchestration.run latest
         The latest complete UTC hour (cx_hourly), then its day's KPI marts (cx_daily_kpis):
-        what the hourly schedule does. `make run` calls this.
+        what the hourly schedule does.
+    python -m orchestration.run landed
+        The same for the hour of the newest landed file (its delivery hour): what the landing
+        sensor did when that file arrived. `make run` calls this, so the demo world (which ends at
+        midnight) is checked for freshness and volume at its own last hour, not at today's.
     python -m orchestration.run backfill --from 2026-11-20-00:00 --to 2026-11-20-23:00
         Rebuild a range of hours from what is in raw (one run of cx_hourly over the range, then
         one run of cx_daily_kpis over its days): the repair after late data, a model fix or a
@@ -20,7 +24,8 @@ import sys
 
 import dagster as dg
 
-from orchestration.defs.automation.jobs import latest_complete_hour
+from ingestion.settings import Settings
+from orchestration.defs.automation.jobs import latest_complete_hour, newest_landing_file
 
 
 def run_pipeline(
@@ -62,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m orchestration.run", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("latest", help="the latest complete hour, then its day's KPIs")
+    sub.add_parser("landed", help="the hour of the newest landed file, then its day's KPIs")
     backfill = sub.add_parser("backfill", help="rebuild a range of hours and their days")
     backfill.add_argument(
         "--from", dest="first", required=True, help="first hour, YYYY-MM-DD-HH:00"
@@ -70,6 +76,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "latest":
         first = last = latest_complete_hour(dt.datetime.now(dt.UTC))
+    elif args.command == "landed":
+        newest = newest_landing_file(Settings.from_env().landing_dir)
+        if newest is None:
+            parser.error("no landing files: generate the demo world with `make demo-data`")
+        # A file's modification time is the end of its delivery hour.
+        first = last = latest_complete_hour(dt.datetime.fromtimestamp(newest[0], dt.UTC))
     else:
         first, last = args.first, args.last
         for key in (first, last):

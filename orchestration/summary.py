@@ -1,4 +1,5 @@
-"""Print what the last run left in the warehouse: raw rows, quarantine, sessions, latest KPIs."""
+"""Print what the last run left in the warehouse: raw rows, quarantine, sessions, the last run's
+data-quality results, latest KPIs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sys
 
 import duckdb
 
+from expectations.gx_runner import docs_index
 from ingestion.settings import Settings
 
 RAW_TABLES = ("events", "tickets", "survey_responses")
@@ -30,6 +32,24 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return con.execute(f"select count(*) from {table}").fetchone()[0] if exists else 0
 
 
+def _print_quality(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    if not _count(con, "ops.dq_results"):
+        return
+    rows = con.execute(
+        "select asset_key, check_name, passed, severity, message from ops.dq_results "
+        "qualify row_number() over (partition by asset_key, check_name order by checked_at desc) = 1 "
+        "order by passed, asset_key, check_name"
+    ).fetchall()
+    failed = [r for r in rows if not r[2]]
+    passed = len(rows) - len(failed)
+    print(
+        f"\n  data quality (latest result of each check, ops.dq_results): {passed} of {len(rows)} passed"
+    )
+    for asset, check, _, severity, message in failed:
+        print(f"    {severity:<5} {asset} {check}: {message}")
+    print(f"    GX Data Docs: {docs_index(settings.gx_dir)}")
+
+
 def main() -> int:
     settings = Settings.from_env()
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
@@ -42,6 +62,7 @@ def main() -> int:
             f"  {'rows quarantined':<26} {quarantined:>10,} (see staging.stg_ingestion__quarantine)"
         )
         print(f"  {'sessions':<26} {_count(con, 'marts.fct_sessions'):>10,}")
+        _print_quality(con, settings)
         row = con.execute("select * from marts.kpi_daily order by kpi_date desc limit 1").fetchdf()
         if row.empty:
             print("  no KPI rows yet")

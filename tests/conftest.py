@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
+import yaml
 
 from ingestion.settings import PROJECT_ROOT
 from ingestion.simulator import SimConfig, simulate
@@ -52,3 +54,13 @@ def dbt_manifest() -> Path:
             [str(dbt), "parse", "--profiles-dir", ".", "--quiet"], cwd=DBT_DIR, check=True
         )
     return manifest
+
+
+@pytest.fixture
+def instance(tmp_path):
+    """A Dagster instance configured like the project's (orchestration/dagster.yaml)."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    overrides = yaml.safe_load((PROJECT_ROOT / "orchestration" / "dagster.yaml").read_text())
+    with dg.instance_for_test(temp_dir=str(home), overrides=overrides) as instance:
+        yield instance

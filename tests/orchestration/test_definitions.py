@@ -52,6 +52,34 @@ def test_every_warehouse_writer_is_in_the_duckdb_pool():
     assert len(assets) == 5  # three dlt feeds and the two dbt groups
     for asset in assets:
         assert asset.op.pool == DUCKDB_POOL, asset.node_def.name
+    # The GX checks write ops.dq_results: writers too.
+    checks = [c for c in defs.asset_checks if isinstance(c, dg.AssetChecksDefinition)]
+    assert {c.node_def.name for c in checks} == {
+        "raw_quality",
+        "mart_schema_hourly",
+        "mart_schema_kpis",
+    }
+    for check in checks:
+        assert check.op.pool == DUCKDB_POOL, check.node_def.name
+
+
+def test_quality_checks_block_dbt_in_the_hourly_job():
+    """schema and values checks on raw tables are blocking and run between the loads and dbt;
+    every mart has a blocking schema check."""
+    graph = _graph()
+    job = REPO.get_job("cx_hourly")
+    raw_checks = {key for key in graph.asset_check_keys if key.asset_key.path[0] == "raw"}
+    assert len(raw_checks) == 10
+    for key in raw_checks:
+        spec = graph.get_check_spec(key)
+        assert spec.blocking == (key.name in ("schema", "values")), key
+    marts = {key for key in graph.get_all_asset_keys() if key.path[0] == "marts"}
+    assert {k.asset_key for k in graph.asset_check_keys if k.name == "schema"} >= marts
+    plan = {node.name for node in job.graph.node_defs}
+    assert {"raw_quality", "cx_dbt_hourly", "mart_schema_hourly"} <= plan
+    structure = job.graph.dependency_structure
+    dbt_inputs = {d.node.name for d in structure.all_upstream_outputs_from_node("cx_dbt_hourly")}
+    assert "raw_quality" in dbt_inputs
 
 
 def test_partitions_hourly_for_events_daily_for_kpis():

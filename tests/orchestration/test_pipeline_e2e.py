@@ -6,12 +6,7 @@ import datetime as dt
 import gzip
 import json
 
-import dagster as dg
-import pytest
-import yaml
-
 from ingestion.events.reader import EventBatchReader
-from ingestion.settings import PROJECT_ROOT
 from orchestration.run import run_pipeline
 from tests.ingestion.helpers import query
 
@@ -42,21 +37,18 @@ def _truth_kpis(truth) -> dict:
     return {day: tuple(values[k] for k in TRUTH_KEYS) for day, values in truth["daily"].items()}
 
 
-@pytest.fixture
-def instance(tmp_path):
-    """A Dagster instance configured like the project's (orchestration/dagster.yaml)."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    overrides = yaml.safe_load((PROJECT_ROOT / "orchestration" / "dagster.yaml").read_text())
-    with dg.instance_for_test(temp_dir=str(home), overrides=overrides) as instance:
-        yield instance
-
-
 def test_pipeline_matches_ground_truth_reruns_and_backfills_change_nothing(cx_env, instance):
     result = _run(instance)
     assert result.success
     truth = cx_env["truth"]
     assert _kpis() == _truth_kpis(truth)
+    # The data-quality checks (GX) and dbt's tests all ran on the clean world, and none failed.
+    evaluations = result.get_asset_check_evaluations()
+    assert {(e.asset_key.to_user_string(), e.check_name) for e in evaluations} >= {
+        ("raw/events", "schema"), ("raw/events", "volume"), ("raw/tickets", "freshness"),
+        ("raw/survey_responses", "values"), ("marts/fct_sessions", "schema"),
+    }  # fmt: skip
+    assert [e for e in evaluations if not e.passed] == []
 
     events = {
         m.asset_key.to_user_string(): m.metadata

@@ -1,0 +1,138 @@
+"""Great Expectations (GX Core 1.x) plumbing: validate pandas DataFrames that DuckDB produced.
+
+GX's SQL data source fails on DuckDB, so every check builds a small DataFrame — the batch's rows
+when they are few (survey scores), otherwise an aggregate profile of the batch (one row per column,
+per hour, per feed) — and validates it here. Each expectation carries its severity in
+`meta["severity"]`. Suites, validation results and the Data Docs site live in a file context under
+<data dir>/quality/gx (CX_GX_DIR is the project root), so every result can be opened in a browser.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+ERROR, WARN = "ERROR", "WARN"
+DATA_SOURCE = "cx_profiles"
+
+
+@dataclass
+class Validation:
+    """One GX validation: a suite of expectations over one DataFrame."""
+
+    name: str  # suite name, e.g. raw_events.schema
+    frame: pd.DataFrame
+    expectations: Sequence[Any]  # gx expectations, each with meta={"severity": ERROR|WARN}
+
+
+@dataclass
+class Failure:
+    severity: str
+    expectation: str  # the expectation's description or type
+    details: dict = field(default_factory=dict)  # what GX reported (unexpected values, missing…)
+
+
+@dataclass
+class ValidationRun:
+    failures: list[Failure]
+    evaluated: int  # expectations run
+
+    @property
+    def severity(self) -> str | None:
+        """The worst failed severity, None when everything passed."""
+        severities = {f.severity for f in self.failures}
+        return ERROR if ERROR in severities else (WARN if severities else None)
+
+
+@functools.lru_cache(maxsize=4)
+def _context(gx_dir: str):
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="file", project_root_dir=gx_dir)
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def _batch_definition(context, name: str):
+    try:
+        source = context.data_sources.get(DATA_SOURCE)
+    except KeyError:
+        source = context.data_sources.add_pandas(DATA_SOURCE)
+    try:
+        asset = source.get_asset(name)
+    except LookupError:
+        asset = source.add_dataframe_asset(name)
+    try:
+        return asset.get_batch_definition("whole")
+    except KeyError:
+        return asset.add_batch_definition_whole_dataframe("whole")
+
+
+_DETAIL_KEYS = (
+    "observed_value", "element_count", "unexpected_count", "partial_unexpected_list",
+    "partial_missing_list", "missing_count",
+)  # fmt: skip
+
+
+def run(gx_dir: Path, validations: Sequence[Validation]) -> ValidationRun:
+    """Validate each DataFrame with its suite; results are stored in the GX project at gx_dir."""
+    import great_expectations as gx
+
+    context = _context(str(gx_dir))
+    failures: list[Failure] = []
+    evaluated = 0
+    for validation in validations:
+        suite = gx.ExpectationSuite(
+            name=validation.name, expectations=list(validation.expectations)
+        )
+        suite = context.suites.add_or_update(suite)
+        definition = context.validation_definitions.add_or_update(
+            gx.ValidationDefinition(
+                name=validation.name,
+                data=_batch_definition(context, validation.name),
+                suite=suite,
+            )
+        )
+        result = definition.run(
+            batch_parameters={"dataframe": validation.frame}, result_format="SUMMARY"
+        )
+        for item in result.results:
+            evaluated += 1
+            if item.success:
+                continue
+            config = item.expectation_config
+            details = {
+                k: item.result.get(k) for k in _DETAIL_KEYS if item.result.get(k) is not None
+            }
+            if item.exception_info and item.exception_info.get("raised_exception"):
+                details["exception"] = item.exception_info.get("exception_message")
+            failures.append(
+                Failure(
+                    severity=(config.meta or {}).get("severity", ERROR),
+                    expectation=config.description or config.type,
+                    details=details,
+                )
+            )
+    return ValidationRun(failures, evaluated)
+
+
+def build_docs(gx_dir: Path) -> str | None:
+    """Rebuild the Data Docs site; its index page's URL."""
+    context = _context(str(gx_dir))
+    context.build_data_docs()
+    urls = context.get_docs_sites_urls()
+    return urls[0]["site_url"] if urls else None
+
+
+def docs_index(gx_dir: Path) -> Path:
+    """Where the Data Docs site's index page is (once built)."""
+    return gx_dir / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
