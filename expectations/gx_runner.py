@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,13 +85,33 @@ _DETAIL_KEYS = (
 )  # fmt: skip
 
 
+_run_name: ContextVar[str | None] = ContextVar("gx_run_name", default=None)
+_unrendered: list = []  # results stored since the last Data Docs build
+
+
+@contextmanager
+def run_named(name: str) -> Iterator[None]:
+    """Store the results validated inside under this run name (the Dagster run id)."""
+    token = _run_name.set(name)
+    try:
+        yield
+    finally:
+        _run_name.reset(token)
+
+
 def run(gx_dir: Path, validations: Sequence[Validation]) -> ValidationRun:
     """Validate each DataFrame with its suite; results are stored in the GX project at gx_dir."""
     import great_expectations as gx
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
 
     context = _context(str(gx_dir))
     failures: list[Failure] = []
     evaluated = 0
+    result_ids = []
     for validation in validations:
         suite = gx.ExpectationSuite(
             name=validation.name, expectations=list(validation.expectations)
@@ -102,8 +124,16 @@ def run(gx_dir: Path, validations: Sequence[Validation]) -> ValidationRun:
                 suite=suite,
             )
         )
+        run_id = RunIdentifier(run_name=_run_name.get())
         result = definition.run(
-            batch_parameters={"dataframe": validation.frame}, result_format="SUMMARY"
+            batch_parameters={"dataframe": validation.frame}, result_format="SUMMARY", run_id=run_id
+        )
+        result_ids.append(
+            ValidationResultIdentifier(
+                expectation_suite_identifier=ExpectationSuiteIdentifier(name=validation.name),
+                run_id=run_id,
+                batch_identifier=f"{DATA_SOURCE}-{validation.name}",  # the batch id of a frame asset
+            )
         )
         for item in result.results:
             evaluated += 1
@@ -122,13 +152,17 @@ def run(gx_dir: Path, validations: Sequence[Validation]) -> ValidationRun:
                     details=details,
                 )
             )
+    _unrendered.extend(result_ids)
     return ValidationRun(failures, evaluated)
 
 
 def build_docs(gx_dir: Path) -> str | None:
-    """Rebuild the Data Docs site; its index page's URL."""
+    """Render the pages of the results stored since the last build, and the index; the index
+    page's URL. Rendering only new pages keeps the cost flat as results accumulate."""
     context = _context(str(gx_dir))
-    context.build_data_docs()
+    if _unrendered:
+        context.build_data_docs(resource_identifiers=list(_unrendered))
+        _unrendered.clear()
     urls = context.get_docs_sites_urls()
     return urls[0]["site_url"] if urls else None
 

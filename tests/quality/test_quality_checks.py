@@ -8,6 +8,7 @@ delivered an hour (or a few) at a time, each time with a fault."""
 import datetime as dt
 import json
 import shutil
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -68,6 +69,11 @@ def test_clean_world_passes_and_each_fault_fails_its_check(world, instance):
     assert result.success
     evaluations = _checks(result)
     assert _failed(result) == {}
+    # Each check links the GX Data Docs, where this run's validation pages were rendered.
+    docs = evaluations[("raw/events", "schema")].metadata["gx_data_docs"].value
+    index = Path(docs.removeprefix("file://"))
+    assert index.exists()
+    assert list(index.parent.glob(f"validations/raw_events/schema/{result.run_id}/*/*.html"))
     # ... and no hour of the 13.5 days would have failed the volume rule: weekday/weekend and
     # day/night variation (plus the incident on day 9) stay inside the baseline.
     with duckdb.connect(str(Settings.from_env().duckdb_path), read_only=True) as con:

@@ -70,7 +70,7 @@ def _evaluate(
     settings = warehouse.settings()
     partition, hours, window_end = partition_window(context.run)
     started = time.monotonic()
-    with duckdb.connect(str(settings.duckdb_path)) as con:
+    with duckdb.connect(str(settings.duckdb_path)) as con, gx_runner.run_named(context.run.run_id):
         outcomes = []
         for key, run_check in plan(context, con, settings.gx_dir, hours, window_end):
             if key not in context.selected_asset_check_keys:
