@@ -88,11 +88,13 @@ def dagster_dev(cx_env, tmp_path):
     try:
         yield url, entries[0]
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        # Ctrl-C is what `dagster dev` shuts down on (SIGTERM left it running for 30 s).
+        os.killpg(process.pid, signal.SIGINT)
         try:
-            process.wait(timeout=30)
+            process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=15)
         log.close()
 
 
