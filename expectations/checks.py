@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -87,9 +88,8 @@ def stage_batch(con: duckdb.DuckDBPyConnection) -> list[str]:
     ]
 
 
-def _in_batch(alias: str = "") -> str:
-    prefix = f"{alias}." if alias else ""
-    return f"{prefix}_dlt_load_id in (select load_id from {BATCH_TABLE})"
+# A raw row belongs to the batch when the load that last wrote it does.
+IN_BATCH = f"_dlt_load_id in (select load_id from {BATCH_TABLE})"
 
 
 # --- schema drift --------------------------------------------------------------------------
@@ -104,7 +104,7 @@ def schema_profile(con, contract: Contract, batch: bool) -> pd.DataFrame:
     if batch and columns:
         counts = ", ".join(f'count("{c}")' for c in columns)
         total, *non_null = con.execute(
-            f"select count(*), {counts} from {contract.table} where {_in_batch()}"
+            f"select count(*), {counts} from {contract.table} where {IN_BATCH}"
         ).fetchone()
         frame["batch_rows"] = total
         frame["non_null"] = non_null
@@ -119,7 +119,7 @@ def schema_profile(con, contract: Contract, batch: bool) -> pd.DataFrame:
     if contract.property_keys is not None and batch:
         keys = con.execute(
             f"select key, count(*) from (select unnest(json_keys(properties)) as key "
-            f"from {contract.table} where {_in_batch()}) group by key order by key"
+            f"from {contract.table} where {IN_BATCH}) group by key order by key"
         ).fetchall()
         extra = pd.DataFrame(
             {
@@ -195,7 +195,8 @@ def schema_check(con, gx_dir: Path, table: str, asset: str, batch: bool) -> Chec
     batch_rows = int(frame["batch_rows"].max()) if len(frame) and batch else None
     return _outcome(
         asset, "schema", run, f"{len(contract.columns)} contract columns as expected", problems,
-        observed={"columns": len(table_columns(con, table)), "new": new, "batch_rows": batch_rows},
+        observed={"columns": int((frame["data_type"] != "JSON key").sum()), "new": new,
+                  "batch_rows": batch_rows},
         expected={"required": len(contract.required), "known": len(known)},
     )  # fmt: skip
 
@@ -323,7 +324,7 @@ def freshness_check(con, gx_dir: Path, table: str, window_end: dt.datetime) -> C
 def _quarantine_share(con, feed: str) -> tuple[int, int]:
     read, quarantined = con.execute(
         f"select coalesce(sum(items_read), 0), coalesce(sum(items_quarantined), 0) "
-        f"from raw.{feed}_ledger where {_in_batch()}"
+        f"from raw.{feed}_ledger where {IN_BATCH}"
     ).fetchone()
     return int(read), int(quarantined)
 
@@ -358,7 +359,7 @@ def values_check(con, gx_dir: Path, table: str) -> CheckOutcome:
         rows, null_ids, future = con.execute(
             f"select count(*), count(*) - count(message_id), "
             f'count(*) filter (where "timestamp" > received_at + interval {int(skew)} minute) '
-            f"from raw.events where {_in_batch()}"
+            f"from raw.events where {IN_BATCH}"
         ).fetchone()
         frame = pd.DataFrame({"rows": [rows], "null_message_ids": [null_ids],
                               "future_events": [future]})  # fmt: skip
@@ -375,11 +376,10 @@ def values_check(con, gx_dir: Path, table: str) -> CheckOutcome:
         if future:
             problems.append(f"{future} events timed more than {skew} min after their arrival")
     else:
-        key = "id"
         columns = "id, survey_type, score" if table == "survey_responses" else "id"
-        frame = con.execute(f"select {columns} from raw.{table} where {_in_batch()}").df()
+        frame = con.execute(f"select {columns} from raw.{table} where {IN_BATCH}").df()
         expectations = [
-            _expect(gxe.ExpectColumnValuesToNotBeNull, ERROR, f"{key} never null", column=key)
+            _expect(gxe.ExpectColumnValuesToNotBeNull, ERROR, "id never null", column="id")
         ]
         if table == "survey_responses":
             for kind, (low, high) in cfg["score_ranges"].items():
@@ -397,8 +397,8 @@ def values_check(con, gx_dir: Path, table: str) -> CheckOutcome:
                     )
         validations.append(Validation(f"raw_{table}.values", frame, expectations))
         observed["rows"] = len(frame)
-        if frame[key].isna().any():
-            problems.append(f"{int(frame[key].isna().sum())} rows without {key}")
+        if frame["id"].isna().any():
+            problems.append(f"{int(frame['id'].isna().sum())} rows without id")
     run = gx_runner.run(gx_dir, validations)
     return _outcome(
         f"raw/{table}", "values", run, "values within their limits", problems,
@@ -429,8 +429,6 @@ create table if not exists ops.dq_results (
 
 def record(con, outcomes: Sequence[CheckOutcome], partition: str | None, run_id: str) -> None:
     """Append the outcomes to ops.dq_results."""
-    import json
-
     con.execute(DQ_RESULTS_DDL)
     now = dt.datetime.now(dt.UTC)
     con.executemany(

@@ -10,7 +10,6 @@ per hour, per feed) — and validates it here. Each expectation carries its seve
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -19,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
-log = logging.getLogger(__name__)
 
 ERROR, WARN = "ERROR", "WARN"
 DATA_SOURCE = "cx_profiles"

@@ -7,10 +7,10 @@ import sys
 
 import duckdb
 
+from expectations.contracts import RAW_TABLES
 from expectations.gx_runner import docs_index
 from ingestion.settings import Settings
 
-RAW_TABLES = ("events", "tickets", "survey_responses")
 QUARANTINE_TABLES = ("events_quarantine", "tickets_quarantine", "surveys_quarantine")
 KPIS = (
     ("sessions", "{:,.0f}"),

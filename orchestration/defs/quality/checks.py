@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable, Iterator
 import dagster as dg
 import duckdb
 
+from expectations.contracts import RAW_TABLES
 from orchestration.defs.shared import DUCKDB_POOL, HOURLY, WarehouseResource
 from orchestration.defs.transform.assets import cx_dbt_daily_kpis, cx_dbt_hourly
 
-RAW_TABLES = ("events", "tickets", "survey_responses")
 BLOCKING = {"schema", "values"}
 DESCRIPTIONS = {
     "schema": "Columns and types against expectations/contracts (missing, retyped or emptied "
