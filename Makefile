@@ -39,8 +39,11 @@ run: setup manifest demo-data
 	$(BIN)/python -m orchestration.run landed
 	$(BIN)/python -m orchestration.summary
 
+# Two pytest workers (pytest-xdist): the slow tests are independent (each its own temp warehouse,
+# Dagster home and dbt target folder), so the 2-core machines run two at once.
+TEST_WORKERS ?= 2
 test: setup manifest
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 dev: setup manifest
 	$(BIN)/dagster dev -m orchestration.definitions

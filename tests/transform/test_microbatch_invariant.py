@@ -27,10 +27,28 @@ LOOKBACK_HOURS = 72
 
 
 def dbt(command: str, warehouse: Path, *args: str) -> str:
-    """Run the real dbt CLI on `warehouse`; fail the test with dbt's output if it fails."""
+    """Run the real dbt CLI on `warehouse`; fail the test with dbt's output if it fails. dbt
+    writes its target folder beside the warehouse (seeded with the project's partial parse), so
+    tests running in parallel never share one."""
     executable = Path(sys.executable).parent / "dbt"
+    target = warehouse.parent / "dbt_target"
+    parsed = DBT_DIR / "target" / "partial_parse.msgpack"
+    if not target.exists():
+        target.mkdir()
+        if parsed.exists():
+            shutil.copy(parsed, target / parsed.name)
     result = subprocess.run(
-        [str(executable), command, "--profiles-dir", ".", "--target", "ci", *args],
+        [
+            str(executable),
+            command,
+            "--profiles-dir",
+            ".",
+            "--target",
+            "ci",
+            "--target-path",
+            str(target),
+            *args,
+        ],  # fmt: skip
         cwd=DBT_DIR,
         env={**os.environ, "CX_DUCKDB_PATH": str(warehouse)},
         capture_output=True,
