@@ -50,6 +50,24 @@ def _print_quality(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     print(f"    GX Data Docs: {docs_index(settings.gx_dir)}")
 
 
+def _print_alerts(con: duckdb.DuckDBPyConnection) -> None:
+    if not _count(con, "ops.alert_evaluations"):
+        return
+    judged, last = con.execute("select count(*), max(hour) from ops.alert_evaluations").fetchone()
+    rows = con.execute(
+        "select rule, severity, status, opened_hour, resolved_hour, "
+        "json_extract_string(segments, '$[0].label') from ops.alerts order by opened_hour"
+    ).fetchall()
+    opened = [r for r in rows if r[2] == "open"]
+    print(
+        f"\n  alerts (ops.alerts, docs/alerts.md): {len(opened)} open, {len(rows) - len(opened)} "
+        f"resolved; {judged:,} rule judgements up to {last:%Y-%m-%d %H:00}"
+    )
+    for rule, severity, _status, opened_hour, resolved_hour, top in rows[-5:]:
+        until = f"resolved {resolved_hour:%Y-%m-%d %H:00}" if resolved_hour else "open"
+        print(f"    {severity:<8} {rule}: opened {opened_hour:%Y-%m-%d %H:00}, {until}; top: {top}")
+
+
 def main() -> int:
     settings = Settings.from_env()
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
@@ -63,6 +81,7 @@ def main() -> int:
         )
         print(f"  {'sessions':<26} {_count(con, 'marts.fct_sessions'):>10,}")
         _print_quality(con, settings)
+        _print_alerts(con)
         row = con.execute("select * from marts.kpi_daily order by kpi_date desc limit 1").fetchdf()
         if row.empty:
             print("  no KPI rows yet")

@@ -64,3 +64,6 @@ def instance(tmp_path):
     overrides = yaml.safe_load((PROJECT_ROOT / "orchestration" / "dagster.yaml").read_text())
     with dg.instance_for_test(temp_dir=str(home), overrides=overrides) as instance:
         yield instance
+
+
+from tests.receivers import receivers  # noqa: E402, F401  (localhost HTTP + SMTP receivers)

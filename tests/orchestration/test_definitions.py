@@ -49,7 +49,7 @@ def test_lineage_runs_landing_to_marts():
 
 def test_every_warehouse_writer_is_in_the_duckdb_pool():
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    assert len(assets) == 5  # three dlt feeds and the two dbt groups
+    assert len(assets) == 6  # three dlt feeds, the two dbt groups, ops/alerts
     for asset in assets:
         assert asset.op.pool == DUCKDB_POOL, asset.node_def.name
     # The GX checks write ops.dq_results: writers too.
@@ -80,6 +80,21 @@ def test_quality_checks_block_dbt_in_the_hourly_job():
     structure = job.graph.dependency_structure
     dbt_inputs = {d.node.name for d in structure.all_upstream_outputs_from_node("cx_dbt_hourly")}
     assert "raw_quality" in dbt_inputs
+
+
+def test_alerts_run_after_the_hourly_marts_and_failures_are_reported():
+    job = defs.resolve_job_def("cx_hourly")
+    graph = _graph()
+    alerts = dg.AssetKey(["ops", "alerts"])
+    assert alerts in job.asset_layer.executable_asset_keys
+    assert {dg.AssetKey(["marts", m]) for m in ("fct_sessions", "fct_page_views", "fct_tickets",
+            "fct_survey_responses")} <= graph.get(alerts).parent_keys  # fmt: skip
+    assert (
+        graph.get(alerts).partitions_def
+        == graph.get(dg.AssetKey(["marts", "fct_sessions"])).partitions_def
+    )
+    sensor = defs.resolve_sensor_def("cx_pipeline_failure_alerts")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_partitions_hourly_for_events_daily_for_kpis():

@@ -10,6 +10,7 @@ import json
 import shutil
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
@@ -17,6 +18,7 @@ from expectations import checks
 from ingestion.settings import Settings
 from ingestion.simulator import SimConfig, faults, simulate
 from orchestration.definitions import defs
+from orchestration.defs.alerts.assets import cx_pipeline_failure_alerts
 
 WORLD = SimConfig(
     users=1000, days=14, start=dt.date(2026, 11, 2), seed=11, new_property_from_day=99
@@ -61,7 +63,7 @@ def _marts() -> tuple:
         return tuple(con.execute(f"select count(*) from marts.{m}").fetchone()[0] for m in MARTS)
 
 
-def test_clean_world_passes_and_each_fault_fails_its_check(world, instance):
+def test_clean_world_passes_and_each_fault_fails_its_check(world, instance, receivers):
     landing, held = world
 
     # A clean 14-day world: every check passes (schema, values, freshness, volume; marts' schema).
@@ -145,6 +147,22 @@ def test_clean_world_passes_and_each_fault_fails_its_check(world, instance):
         m for m in result.get_asset_materialization_events() if m.asset_key.path[0] != "raw"
     ]
     assert _marts() == before
+    # The failed run reaches the alert channels with the blocking checks that failed
+    # (the run-failure sensor, evaluated as the daemon would; real receivers on localhost).
+    http, smtp = receivers
+    context = dg.build_run_status_sensor_context(
+        sensor_name="cx_pipeline_failure_alerts", dagster_instance=instance,
+        dagster_run=result.dagster_run, dagster_event=result.get_run_failure_event(),
+    ).for_run_failure()  # fmt: skip
+    cx_pipeline_failure_alerts(context)
+    (hook,) = [body for path, body in http.received if path == "/hook"]
+    assert hook["event"] == "run_failed" and hook["run_id"] == result.run_id
+    assert {(c["asset"], c["check"], c["severity"]) for c in hook["failed_checks"]} == {
+        ("raw/tickets", "schema", "ERROR"), ("raw/survey_responses", "values", "ERROR"),
+        ("raw/events", "schema", "WARN"),
+    }  # fmt: skip
+    assert [p for p, _ in http.received] == ["/slack", "/hook"] and len(smtp.messages) == 1
+    assert "raw/tickets schema ERROR" in smtp.messages[0].get_content()
 
     # A stale feed: two days later nothing new arrived: freshness WARN for every feed; the bad
     # batch is still unprocessed, so the run is still blocked and the marts still stand.

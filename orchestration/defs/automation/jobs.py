@@ -1,7 +1,8 @@
 """Jobs, the hourly schedule and the landing sensor.
 
 - `cx_hourly` (hourly partitions): load what landed (dlt, cursor-incremental), then the
-  event-driven dbt models for that batch and the partition's window.
+  event-driven dbt models for that batch and the partition's window, then the alert rules
+  (ops/alerts) for its hour(s).
 - `cx_daily_kpis` (daily partitions): the KPI marts, for the periods the batches changed and the
   partition's day.
 The schedules run them for the latest complete hour (CX_HOURLY_CRON, default 10 past every hour;
@@ -24,9 +25,11 @@ from orchestration.defs.transform.assets import cx_dbt_daily_kpis, cx_dbt_hourly
 # The pool still applies across runs: a second run's writer waits for this one's.
 cx_hourly = dg.define_asset_job(
     name="cx_hourly",
-    selection=dg.AssetSelection.groups("ingestion") | dg.AssetSelection.assets(cx_dbt_hourly),
+    selection=dg.AssetSelection.groups("ingestion", "alerts")
+    | dg.AssetSelection.assets(cx_dbt_hourly),
     partitions_def=HOURLY,
-    description="Load what landed, then rebuild the event-driven models for that batch and hour.",
+    description="Load what landed, rebuild the event-driven models for that batch and hour, "
+    "then judge the alert rules for the hour.",
     executor_def=dg.in_process_executor,
 )
 cx_daily_kpis = dg.define_asset_job(

@@ -1,0 +1,199 @@
+"""Stateful alerts: evaluate every rule at each batch hour, open / escalate / resolve alerts in
+ops.alerts, log every judgement in ops.alert_evaluations, and return the transitions to notify.
+
+An alert opens when its rule fires, escalates when it fires at a higher severity, and resolves
+after `resolve_after_hours` judged hours in a row without firing (hours with too little data
+change nothing). Hours are evaluated once, in order: a re-run skips the hours a rule has
+already judged, so it sends nothing twice; a run after a gap (a skipped or failed run) first
+judges the hours missed since, up to a day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from orchestration.alerts.config import SEVERITIES, AlertConfig, Rule
+from orchestration.alerts.judge import Judgement, RuleRows, hours_needed, judge
+from orchestration.alerts.metrics import METRICS, fetch
+
+log = logging.getLogger(__name__)
+CATCH_UP_HOURS = 24
+HOUR = dt.timedelta(hours=1)
+
+DDL = """
+create schema if not exists ops;
+create table if not exists ops.alerts (
+    alert_id varchar primary key, rule varchar, metric varchar, description varchar,
+    status varchar, severity varchar, opened_hour timestamp, opened_at timestamp,
+    escalated_at timestamp, resolved_hour timestamp, resolved_at timestamp,
+    last_hour timestamp, clean_hours integer, value double, baseline double, score double,
+    opened_value double, segments varchar
+);
+create table if not exists ops.alert_evaluations (
+    rule varchar, hour timestamp, status varchar, severity varchar, value double,
+    baseline double, score double, z double, sample bigint, window_start timestamp,
+    window_end timestamp, reason varchar, alert_id varchar, run_id varchar,
+    evaluated_at timestamp, segments varchar, primary key (rule, hour)
+);
+create table if not exists ops.alert_notifications (
+    alert_id varchar, rule varchar, event varchar, channel varchar, status varchar,
+    attempts integer, error varchar, sent_at timestamp
+);
+"""
+
+
+@dataclass
+class Transition:
+    """An alert that opened, escalated or resolved at an hour: what gets notified."""
+
+    event: str  # opened | escalated | resolved
+    alert: dict  # the ops.alerts row after the change
+    rule: Rule
+    judgement: Judgement
+
+
+def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(DDL)
+
+
+def _naive(hour: dt.datetime) -> dt.datetime:
+    return hour.astimezone(dt.UTC).replace(tzinfo=None) if hour.tzinfo else hour
+
+
+def _open_alert(con, rule: str) -> dict | None:
+    rows = con.execute("select * from ops.alerts where rule = ? and status = 'open'", [rule]).df()
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def _last_judged(con, rule: str) -> dt.datetime | None:
+    return con.execute(
+        "select max(hour) from ops.alert_evaluations where rule = ?", [rule]
+    ).fetchone()[0]
+
+
+def evaluate(
+    con: duckdb.DuckDBPyConnection, config: AlertConfig, hours: list[dt.datetime], run_id: str = ""
+) -> tuple[list[Transition], list[Judgement]]:
+    """Evaluate every rule at each of the batch hours (in order); the transitions and the
+    judgements made."""
+    ensure_tables(con)
+    hours = sorted(_naive(h) for h in hours)
+    plan = {
+        rule.name: _hours_to_judge(hours, _last_judged(con, rule.name)) for rule in config.rules
+    }
+    needed: dict[str, set] = {}
+    for rule in config.rules:
+        for hour in plan[rule.name]:
+            needed.setdefault(METRICS[rule.metric].source, set()).update(hours_needed(rule, hour))
+    frames = {source: fetch(con, source, sorted(wanted)) for source, wanted in needed.items()}
+    transitions, judgements = [], []
+    for rule in config.rules:
+        if not plan[rule.name]:
+            continue
+        metric = METRICS[rule.metric]
+        rows = RuleRows(rule, metric, frames[metric.source])
+        alert = _open_alert(con, rule.name)
+        records = []
+        for hour in plan[rule.name]:
+            judged = judge(rule, metric, rows, hour)
+            judgements.append(judged)
+            transition, after = _advance(con, rule, judged, alert)
+            if transition:
+                transitions.append(transition)
+            records.append(_record(judged, (after or alert or {}).get("alert_id"), run_id))
+            alert = after
+        frame = pd.DataFrame(records, columns=EVALUATION_COLUMNS)  # noqa: F841 (read by SQL)
+        con.execute("insert or replace into ops.alert_evaluations select * from frame")
+    return transitions, judgements
+
+
+def _hours_to_judge(hours: list[dt.datetime], last: dt.datetime | None) -> list[dt.datetime]:
+    """The batch's hours a rule has not judged yet, after the hours it missed since its last
+    judgement (a skipped or failed hourly run; at most CATCH_UP_HOURS back). Hours up to the
+    last judged one are not judged again (a re-run sends nothing twice)."""
+    if last is None:
+        return hours
+    todo = [h for h in hours if h > last]
+    if todo:
+        start = max(last + HOUR, todo[0] - CATCH_UP_HOURS * HOUR)
+        todo = [start + k * HOUR for k in range((todo[0] - start) // HOUR)] + todo
+    return todo
+
+
+def _advance(
+    con, rule: Rule, judged: Judgement, alert: dict | None
+) -> tuple[Transition | None, dict | None]:
+    """Move the rule's alert state (its open alert, or None) for one judgement: the
+    transition, if any, and the open alert after it."""
+    if alert is None and judged.status != "firing":
+        return None, None
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    segments = json.dumps(judged.segments)
+    if judged.status == "firing":
+        if alert is None:
+            alert_id = f"{rule.name}:{judged.hour:%Y-%m-%dT%H}"
+            con.execute(
+                "insert or replace into ops.alerts values "
+                "(?, ?, ?, ?, 'open', ?, ?, ?, null, null, null, ?, 0, ?, ?, ?, ?, ?)",
+                [alert_id, rule.name, rule.metric, rule.description, judged.severity,
+                 judged.hour, now, judged.hour, judged.value, judged.baseline, judged.score,
+                 judged.value, segments],
+            )  # fmt: skip
+            row = _row(con, alert_id)
+            return Transition("opened", row, rule, judged), row
+        escalated = SEVERITIES.index(judged.severity) > SEVERITIES.index(alert["severity"])
+        con.execute(
+            "update ops.alerts set last_hour = ?, clean_hours = 0, value = ?, baseline = ?, "
+            "score = ?, segments = ?, severity = case when ? then ? else severity end, "
+            "escalated_at = case when ? then ? else escalated_at end where alert_id = ?",
+            [judged.hour, judged.value, judged.baseline, judged.score, segments, escalated,
+             judged.severity, escalated, now, alert["alert_id"]],
+        )  # fmt: skip
+        row = _row(con, alert["alert_id"])
+        return (Transition("escalated", row, rule, judged) if escalated else None), row
+    if judged.status == "insufficient":
+        return None, alert
+    clean = int(alert["clean_hours"]) + 1
+    resolved = clean >= rule.resolve_after_hours
+    con.execute(
+        "update ops.alerts set last_hour = ?, clean_hours = ?, value = ?, baseline = ?, "
+        "score = ?, status = case when ? then 'resolved' else status end, "
+        "resolved_hour = case when ? then ? end, resolved_at = case when ? then ? end "
+        "where alert_id = ?",
+        [judged.hour, clean, judged.value, judged.baseline, judged.score, resolved, resolved,
+         judged.hour, resolved, now, alert["alert_id"]],
+    )  # fmt: skip
+    row = _row(con, alert["alert_id"])
+    if resolved:
+        return Transition("resolved", row, rule, judged), None
+    return None, row
+
+
+def _row(con, alert_id: str) -> dict:
+    row = con.execute("select * from ops.alerts where alert_id = ?", [alert_id]).df()
+    return row.iloc[0].to_dict()
+
+
+EVALUATION_COLUMNS = ["rule", "hour", "status", "severity", "value", "baseline", "score", "z",
+                      "sample", "window_start", "window_end", "reason", "alert_id", "run_id",
+                      "evaluated_at", "segments"]  # fmt: skip
+
+
+def _record(judged: Judgement, alert_id: str | None, run_id: str) -> list:
+    """The ops.alert_evaluations row of a judgement."""
+    window = judged.window or (None, None)
+    return [judged.rule, judged.hour, judged.status, judged.severity, judged.value,
+            judged.baseline, judged.score, judged.z, judged.sample, window[0], window[1],
+            judged.reason, alert_id, run_id, dt.datetime.now(dt.UTC).replace(tzinfo=None),
+            json.dumps(judged.segments) if judged.segments else None]  # fmt: skip
+
+
+def open_alerts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    ensure_tables(con)
+    return con.execute("select * from ops.alerts where status = 'open' order by opened_hour").df()

@@ -1,0 +1,157 @@
+"""Alerts in Dagster: the `ops/alerts` asset evaluates the rules (orchestration/alerts/rules.yml)
+after each hourly batch, and a run-failure sensor reports failed runs and failed blocking
+data-quality checks. Both notify the channels of orchestration/alerts (docs/alerts.md).
+"""
+
+import json
+import time
+
+import dagster as dg
+import duckdb
+
+from orchestration.alerts import config as alert_config
+from orchestration.alerts import engine, notify
+from orchestration.defs.shared import DUCKDB_POOL, HOURLY, WarehouseResource
+
+SOURCE_MARTS = ("fct_sessions", "fct_page_views", "fct_survey_responses",
+                "fct_feedback_experience", "fct_tickets", "dim_users")  # fmt: skip
+
+
+@dg.asset(
+    key=["ops", "alerts"],
+    group_name="alerts",
+    partitions_def=HOURLY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=DUCKDB_POOL,
+    deps=[dg.AssetKey(["marts", mart]) for mart in SOURCE_MARTS],
+    description="Alert rules judged at each hour of the partition (in order): alerts open, "
+    "escalate and resolve in ops.alerts, every judgement in ops.alert_evaluations, and the "
+    "opened/escalated/resolved ones are sent to their channels.",
+)
+def cx_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    settings = warehouse.settings()
+    cfg = alert_config.load()
+    window = context.partition_time_window
+    hours, hour = [], window.start
+    while hour < window.end:
+        hours.append(hour)
+        hour = HOURLY.time_window_for_partition_key(
+            HOURLY.get_next_partition_key(hour.strftime("%Y-%m-%d-%H:%M"))
+        ).start
+    started = time.monotonic()
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        transitions, judgements = engine.evaluate(con, cfg, hours, context.run.run_id)
+        sent = []
+        for transition in transitions:
+            subject, text, payload = notify.alert_message(transition)
+            context.log.warning("%s\n%s", subject, text)
+
+            def record(channel, status, attempts, error, t=transition):
+                con.execute(
+                    "insert into ops.alert_notifications values (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [t.alert["alert_id"], t.rule.name, t.event, channel, status, attempts,
+                     error, notify.now()],
+                )  # fmt: skip
+
+            outcomes = notify.send(
+                cfg.channels, transition.rule.channels, subject, text, payload, record
+            )
+            sent += [{"alert": transition.alert["alert_id"], "event": transition.event, **o}
+                     for o in outcomes]  # fmt: skip
+        open_now = engine.open_alerts(con)
+    latest = {j.rule: j for j in judgements}
+    context.log.info(
+        "%d rules judged over %d hour(s) in %.1f s: %d transition(s), %d open",
+        len(cfg.rules), len(hours), time.monotonic() - started, len(transitions), len(open_now),
+    )  # fmt: skip
+    return dg.MaterializeResult(
+        metadata={
+            "hours_evaluated": len(hours),
+            "open_alerts": len(open_now),
+            "transitions": [
+                f"{t.event}: {t.alert['alert_id']} ({t.alert['severity']})" for t in transitions
+            ],  # fmt: skip
+            "alerts": dg.MetadataValue.md(_alerts_table(open_now)),
+            "judgements": dg.MetadataValue.json(
+                {
+                    rule: {
+                        "status": j.status,
+                        "severity": j.severity,
+                        "value": j.value,
+                        "baseline": j.baseline,
+                        "score": j.score,
+                        "z": j.z,
+                        "sample": j.sample,
+                        "reason": j.reason,
+                        "segments": j.segments,
+                    }
+                    for rule, j in latest.items()
+                }
+            ),  # fmt: skip
+            "notifications": dg.MetadataValue.json(sent),
+            "rules_file": str(cfg.path),
+            "seconds": round(time.monotonic() - started, 2),
+        }
+    )
+
+
+def _alerts_table(open_now) -> str:
+    if open_now.empty:
+        return "No open alerts."
+    lines = ["| alert | severity | opened (hour) | value | baseline | top segment |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for row in open_now.itertuples():
+        segments = json.loads(row.segments or "[]")
+        top = f"{segments[0]['label']} ({segments[0]['share_of_change']:.0%})" if segments else ""
+        lines.append(
+            f"| {row.rule} | {row.severity} | {row.opened_hour:%Y-%m-%d %H:00} | "
+            f"{row.value:.2f} | {row.baseline:.2f} | {top} |"
+        )
+    return "\n".join(lines)
+
+
+def failure_message(instance: dg.DagsterInstance, run: dg.DagsterRun, error: str) -> tuple:
+    """Subject, text and payload for a failed run, naming the failed blocking checks."""
+    records = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ).records
+    failed = []
+    for record in records:
+        evaluation = record.event_log_entry.dagster_event.event_specific_data
+        if not evaluation.passed:
+            message = evaluation.metadata.get("message")
+            failed.append(
+                {
+                    "asset": evaluation.asset_key.to_user_string(),
+                    "check": evaluation.check_name,
+                    "severity": evaluation.severity.value,
+                    "message": message.value if message else "",
+                }
+            )
+    partition = run.tags.get("dagster/partition") or "{}..{}".format(
+        run.tags.get("dagster/asset_partition_range_start"),
+        run.tags.get("dagster/asset_partition_range_end"),
+    )
+    subject = f"[cx-warehouse] run FAILED: {run.job_name} {partition}"
+    lines = [f"run {run.run_id}: {error}"]
+    lines += [f"  check {f['asset']} {f['check']} {f['severity']}: {f['message']}" for f in failed]
+    payload = {"event": "run_failed", "job": run.job_name, "run_id": run.run_id,
+               "partition": partition, "error": error, "failed_checks": failed}  # fmt: skip
+    return subject, "\n".join(lines), payload
+
+
+@dg.run_failure_sensor(
+    name="cx_pipeline_failure_alerts",
+    monitor_all_code_locations=False,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="A failed run (and the blocking data-quality checks that failed in it) goes to "
+    "the pipeline_channels of orchestration/alerts/rules.yml.",
+)
+def cx_pipeline_failure_alerts(context: dg.RunFailureSensorContext):
+    cfg = alert_config.load()
+    error = context.failure_event.message or "run failed"
+    subject, text, payload = failure_message(context.instance, context.dagster_run, error)
+    outcomes = notify.send(cfg.channels, cfg.pipeline_channels, subject, text, payload)
+    context.log.info("%s → %s", subject, outcomes)
+
+
+defs = dg.Definitions(assets=[cx_alerts], sensors=[cx_pipeline_failure_alerts])

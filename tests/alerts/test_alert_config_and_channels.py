@@ -1,0 +1,100 @@
+"""Alert rules are validated with errors that name the key; channels deliver to real servers on
+localhost, retry a flaky receiver, and never raise when one is down."""
+
+import datetime as dt
+
+import pytest
+import yaml
+
+from ingestion.settings import ConfigError
+from orchestration.alerts import config, notify
+from orchestration.alerts.engine import Transition
+from orchestration.alerts.judge import Judgement
+from orchestration.alerts.metrics import METRICS
+
+
+def test_shipped_rules_cover_the_cx_metrics():
+    cfg = config.load()
+    metrics = {rule.metric for rule in cfg.rules}
+    assert {"conversion_rate", "error_rate", "p75_page_load_ms", "csat", "nps", "ticket_volume",
+            "first_reply_minutes"} <= metrics  # fmt: skip
+    assert {r.condition for r in cfg.rules} == {"threshold", "relative_change", "anomaly"}
+    assert set(cfg.pipeline_channels) == {"slack", "webhook", "email"}
+
+
+BAD = [
+    ({"metric": "revenue"}, "rules[r].metric", "conversion_rate"),
+    ({"where": {"browser": "safari"}}, "rules[r].where.browser", "device"),
+    ({"where": {"step": "Paid"}}, "rules[r].where.step", "Checkout Started"),
+    ({"condition": {"type": "zscore"}}, "rules[r].condition.type", "relative_change"),
+    ({"condition": {"type": "threshold", "direction": "sideways"}},
+     "rules[r].condition.direction", "up"),
+    ({"levels": {"warning": 5, "critical": 2}}, "rules[r].levels.critical", "further"),
+    ({"window": {"hours": 0}}, "rules[r].window.hours", ">= 1"),
+    ({"channels": ["pager"]}, "rules[r].channels", "define it under `channels:`"),
+    ({"treshold": 5}, "rules[r].treshold", "unknown key"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("change", "key", "fix"), BAD)
+def test_bad_rules_name_the_key_and_the_fix(tmp_path, change, key, fix):
+    rule = {"name": "r", "metric": "error_rate", "condition": {"type": "threshold",
+            "direction": "above"}, "levels": {"warning": 5}, "channels": ["hook"]}  # fmt: skip
+    rule.update(change)
+    path = tmp_path / "rules.yml"
+    path.write_text(yaml.safe_dump({"channels": {"hook": {"type": "webhook",
+                    "url_env": "X"}}, "rules": [rule]}))  # fmt: skip
+    with pytest.raises(ConfigError) as raised:
+        config.load(path)
+    assert key in str(raised.value) and fix in str(raised.value), str(raised.value)
+
+
+def test_a_secret_in_the_rules_file_is_refused(tmp_path):
+    path = tmp_path / "rules.yml"
+    path.write_text("channels:\n  slack: {type: slack, url: 'https://hooks.slack.com/x'}\n")
+    with pytest.raises(ConfigError, match=r"channels.slack.url: .*environment variables"):
+        config.load(path)
+
+
+def _transition() -> Transition:
+    rule = next(r for r in config.load().rules if r.name == "checkout_page_load_slow")
+    hour = dt.datetime(2026, 11, 11, 15)
+    segments = [{"segment": {"device": "mobile", "page": ["Checkout"]}, "label":
+                 "device=mobile & page=Checkout", "share_of_change": 0.97, "value": 6000.0,
+                 "baseline": 1500.0, "rows": 40}]  # fmt: skip
+    judged = Judgement(rule.name, hour, "firing", "warning", 5000.0, 1500.0, 8.0, 8.0, 81,
+                       (hour, hour), "", segments)  # fmt: skip
+    alert = {"alert_id": f"{rule.name}:x", "severity": "warning", "status": "open",
+             "opened_hour": hour, "resolved_hour": None, "segments": __import__("json").dumps(segments)}  # fmt: skip
+    return Transition("opened", alert, rule, judged)
+
+
+def test_channels_deliver_retry_and_never_raise(receivers, monkeypatch):
+    http, smtp = receivers
+    cfg = config.load()
+    subject, text, payload = notify.alert_message(_transition())
+    assert "device=mobile & page=Checkout" in text and "97% of the change" in text
+
+    http.fail_next = 2  # Slack answers 503 twice, then 200: delivered on the third attempt
+    outcomes = notify.send(cfg.channels, ("slack", "webhook", "email"), subject, text, payload)
+    assert [(o["channel"], o["status"], o["attempts"]) for o in outcomes] == [
+        ("slack", "sent", 3), ("webhook", "sent", 1), ("email", "sent", 1)]  # fmt: skip
+    slack, hook = http.received
+    assert slack[0] == "/slack" and subject in slack[1]["text"]
+    assert hook == ("/hook", payload) and hook[1]["segments"][0]["share_of_change"] == 0.97
+    (mail,) = smtp.messages
+    assert mail["Subject"].strip() == subject and mail["To"] == "oncall@example.com"
+    assert "device=mobile & page=Checkout" in mail.get_content()
+
+    # A receiver that is down: retried, logged, reported as failed, nothing raised.
+    monkeypatch.setenv("CX_ALERT_WEBHOOK_URL", "http://127.0.0.1:9/down")
+    monkeypatch.delenv("CX_SMTP_HOST")
+    outcomes = notify.send(cfg.channels, ("webhook", "email"), subject, text, payload)
+    assert outcomes[0]["status"] == "failed" and outcomes[0]["attempts"] == 3
+    assert outcomes[1]["status"] == "skipped" and "CX_SMTP_HOST" in outcomes[1]["error"]
+
+
+def test_every_metric_has_its_rows_columns():
+    for metric in METRICS.values():
+        assert metric.kind in ("mean", "quantile", "count")
+        assert metric.kind == "count" or metric.column
