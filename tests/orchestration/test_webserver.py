@@ -1,5 +1,6 @@
 """What a data engineer does in the UI, through the same GraphQL API: start `dagster dev` on
-localhost, read the asset graph, launch the main job, watch it succeed."""
+localhost, read the asset graph, launch two runs of the hourly job at once, watch both succeed
+without colliding on DuckDB."""
 
 import os
 import shutil
@@ -139,11 +140,9 @@ def test_ui_graph_and_launched_run(cx_env, dagster_dev):
     overlaps = [(a, b) for a in first for b in second if a[1] < b[2] and b[1] < a[2]]
     assert not overlaps, overlaps
     assert not any("Could not set lock" in m or "Conflicting lock" in m for m in messages)
-    # Then the day's KPI marts, from the UI too.
-    launched = _gql(url, LAUNCH, {"params": params("cx_daily_kpis", "2026-11-06")})["launchRun"]
-    assert launched["__typename"] == "LaunchRunSuccess", launched
-    assert _wait(url, [launched["run"]["runId"]]) == ["SUCCESS"]
-    sessions = query("select sum(sessions) from marts.kpi_daily")[0][0]
+    # What the two runs built: every session of the world (the KPI job is covered by the e2e
+    # test; launching it here too cost another minute of the suite).
+    sessions = query("select count(*) from marts.fct_sessions")[0][0]
     assert sessions == cx_env["truth"]["totals"]["sessions"]
 
 
