@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict
 
 from ingestion.simulator.delivery import DeliveryCounts, _parse
@@ -105,6 +105,7 @@ def ground_truth(world: World, counts: DeliveryCounts) -> dict:
             "users_with_sessions": len({s.user.stitched_id for s in world.sessions}),
             "survey_responses": len({r["id"] for r in world.survey_versions}),
             "tickets": len(tickets),
+            "sessions_by_browser": dict(Counter(s.user.browser for s in world.sessions)),
         },
         "incident": (
             {

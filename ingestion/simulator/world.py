@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import random
 import uuid
+import zlib
 from dataclasses import dataclass, field
 
 from ingestion.simulator.config import (
@@ -21,6 +22,32 @@ from ingestion.simulator.config import (
     SOURCES,
     SimConfig,
 )
+
+# Browser shares per OS, and the user-agent token each browser writes. A person's browser is
+# derived from their anonymous id (crc32), so adding it drew no random numbers: worlds generated
+# before it are the same apart from the user-agent text.
+BROWSERS_BY_OS = {
+    "iOS": (("Safari", 0.8), ("Chrome", 1.0)),
+    "iPadOS": (("Safari", 0.85), ("Chrome", 1.0)),
+    "Android": (("Chrome", 0.85), ("Samsung Internet", 1.0)),
+    "Mac OS": (("Safari", 0.55), ("Chrome", 0.95), ("Firefox", 1.0)),
+    "Windows": (("Chrome", 0.7), ("Edge", 0.9), ("Firefox", 1.0)),
+}
+UA_TOKENS = {
+    "Safari": "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
+    "Chrome": "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+    "Edge": "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0",
+    "Firefox": "Gecko/20100101 Firefox/121.0",
+    "Samsung Internet": "AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 "
+    "Chrome/115.0.0.0 Mobile Safari/537.36",
+}
+
+
+def browser_of(os_name: str, anonymous_id: str) -> str:
+    """The browser a person uses: a fixed function of their OS and anonymous id."""
+    draw = zlib.crc32(anonymous_id.encode()) / 2**32
+    return next(name for name, upto in BROWSERS_BY_OS[os_name] if draw < upto)
+
 
 OS_BY_DEVICE = {
     "mobile": ("iOS", "Android"),
@@ -56,6 +83,10 @@ class User:
     @property
     def stitched_id(self) -> str:
         return self.user_id or self.anonymous_id
+
+    @property
+    def browser(self) -> str:
+        return browser_of(self.os, self.anonymous_id)
 
 
 @dataclass
@@ -157,7 +188,7 @@ class _SessionBuilder:
             "ip": user.ip,
             "locale": "en-US",
             "timezone": "UTC",
-            "userAgent": f"Mozilla/5.0 ({user.os})",
+            "userAgent": f"Mozilla/5.0 ({user.os}) {UA_TOKENS[user.browser]}",
             "device": {"type": user.device},
             "os": {"name": user.os},
             "library": {"name": "analytics.js", "version": "4.1.0"},

@@ -9,8 +9,8 @@ a counterfactual (explain.py):
 
 Rows come from the fact marts (fct_sessions, fct_page_views, fct_survey_responses, fct_tickets)
 with the segment columns an alert can point at: device, country, plan, source (the person's
-first touch), step (the furthest funnel step a session reached) and page, survey or channel
-where the source has them. Their overall values agree with marts.kpi_hourly (tested).
+first touch), step (the furthest funnel step a session reached) and browser, page, survey or
+channel where the source has them. Their overall values agree with marts.kpi_hourly (tested).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ SOURCES = {
     "sessions": """
         select date_trunc('hour', s.session_start_at) as hour,
                coalesce(s.device_type, 'unknown') as device, coalesce(s.country, 'unknown') as country,
+               coalesce(s.browser, 'unknown') as browser,
                coalesce(u.plan, 'unknown') as plan, coalesce(u.first_touch_source, 'direct') as source,
                coalesce(s.reached_funnel_step, 1) as step,
                case when s.is_converted then 100.0 else 0.0 end as converted,
@@ -40,7 +41,7 @@ SOURCES = {
     "page_views": """
         select date_trunc('hour', v.viewed_at) as hour,
                coalesce(v.device_type, 'unknown') as device, coalesce(v.country, 'unknown') as country,
-               coalesce(u.plan, 'unknown') as plan, coalesce(u.first_touch_source, 'direct') as source,
+               coalesce(v.browser, 'unknown') as browser, coalesce(u.plan, 'unknown') as plan, coalesce(u.first_touch_source, 'direct') as source,
                coalesce(v.page_name, 'unknown') as page, v.page_load_ms
         from marts.fct_page_views as v
         left join marts.dim_users as u on v.stitched_user_id = u.stitched_user_id
@@ -72,8 +73,8 @@ SOURCES = {
         where date_trunc('hour', t.created_at) in ({hours})""",
 }
 DIMENSIONS = {
-    "sessions": ("device", "country", "plan", "source", "step"),
-    "page_views": ("device", "country", "plan", "source", "page"),
+    "sessions": ("device", "browser", "country", "plan", "source", "step"),
+    "page_views": ("device", "browser", "country", "plan", "source", "page"),
     "surveys": ("device", "country", "plan", "source", "survey"),
     "tickets": ("device", "country", "plan", "source", "step", "channel"),
 }

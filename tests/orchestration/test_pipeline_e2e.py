@@ -63,6 +63,9 @@ def test_pipeline_matches_ground_truth_reruns_and_backfills_change_nothing(cx_en
     totals = truth["totals"]
     assert query("select count(*) from marts.fct_sessions")[0][0] == totals["sessions"]
     assert query("select count(*) from marts.dim_users")[0][0] == totals["users_with_sessions"]
+    # The browser parsed from each session's user agent (staging) matches the simulated one.
+    browsers = dict(query("select browser, count(*) from marts.fct_sessions group by browser"))
+    assert browsers == totals["sessions_by_browser"]
     assert query("select count(*) from marts.fct_events")[0][0] == delivery["unique_events"]
     assert (
         query("select sum(deliveries - 1) from marts.fct_events")[0][0]

@@ -11,6 +11,7 @@ select
     page_path,
     page_load_ms,
     device_type,
+    browser,
     country
 from {{ ref('fct_events') }}
 where event_type in ('page', 'screen')

@@ -61,6 +61,7 @@ renamed as (
         {{ json_text('properties', '$.path') }} as page_path,
         cast({{ json_text('properties', '$.load_time_ms') }} as double) as page_load_ms,
         {{ json_text('context', '$.device.type') }} as device_type,
+        {{ browser_family(json_text('context', '$.userAgent')) }} as browser,
         {{ json_text('context', '$.location.country') }} as country,
         {{ json_text('context', '$.campaign.source') }} as utm_source,
         {{ json_text('context', '$.campaign.medium') }} as utm_medium,
