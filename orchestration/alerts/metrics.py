@@ -10,7 +10,8 @@ a counterfactual (explain.py):
 Rows come from the fact marts (fct_sessions, fct_page_views, fct_survey_responses, fct_tickets)
 with the segment columns an alert can point at: device, country, plan, source (the person's
 first touch), step (the furthest funnel step a session reached) and browser, page, survey or
-channel where the source has them. Their overall values agree with marts.kpi_hourly (tested).
+channel where the source has them. Their overall values equal marts.kpi_hourly's, hour by hour
+(tests/orchestration/test_pipeline_e2e.py).
 """
 
 from __future__ import annotations

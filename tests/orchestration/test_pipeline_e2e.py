@@ -5,8 +5,14 @@ that is then re-run."""
 import datetime as dt
 import gzip
 import json
+import math
+
+import duckdb
+import pandas as pd
 
 from ingestion.events.reader import EventBatchReader
+from ingestion.settings import Settings
+from orchestration.alerts import metrics
 from orchestration.run import run_pipeline
 from tests.ingestion.helpers import query
 
@@ -37,10 +43,38 @@ def _truth_kpis(truth) -> dict:
     return {day: tuple(values[k] for k in TRUTH_KEYS) for day, values in truth["daily"].items()}
 
 
+def _alert_metrics_match_kpi_hourly() -> int:
+    """The alert engine's metrics (pandas over the fact marts' rows) against dbt's kpi_hourly,
+    hour by hour: the hours compared."""
+    kpi_columns = {"conversion_rate": "conversion_rate_pct", "error_rate": "error_session_rate_pct",
+                   "p75_page_load_ms": "p75_page_load_ms", "csat": "csat_pct", "nps": "nps",
+                   "ticket_volume": "tickets_created",
+                   "first_reply_minutes": "median_first_reply_minutes"}  # fmt: skip
+    with duckdb.connect(str(Settings.from_env().duckdb_path), read_only=True) as con:
+        kpi = con.execute(f"select kpi_hour, {', '.join(kpi_columns.values())} "
+                          "from marts.kpi_hourly").df()  # fmt: skip
+        hours = [h.to_pydatetime() for h in kpi["kpi_hour"]]
+        frames = {source: metrics.fetch(con, source, hours) for source in metrics.SOURCES}
+    for name, column in kpi_columns.items():
+        metric = metrics.METRICS[name]
+        frame = frames[metric.source]
+        for row in kpi.to_dict("records"):
+            ours = metrics.value(
+                metric, metrics.rows_for(metric, frame[frame["hour"] == row["kpi_hour"]])
+            )
+            theirs = None if pd.isna(row[column]) else row[column]
+            assert (ours is None) == (theirs is None), (name, row["kpi_hour"], ours, theirs)
+            if ours is not None:
+                assert math.isclose(ours, theirs, rel_tol=1e-9, abs_tol=1e-9), (name, row, ours)
+    return len(kpi)
+
+
 def test_pipeline_matches_ground_truth_reruns_and_backfills_change_nothing(cx_env, instance):
     result = _run(instance)
     assert result.success
     truth = cx_env["truth"]
+    # The alert rules' metrics (orchestration/alerts/metrics.py) equal kpi_hourly's every hour.
+    assert _alert_metrics_match_kpi_hourly() > 100
     assert _kpis() == _truth_kpis(truth)
     # The data-quality checks (GX) and dbt's tests all ran on the clean world, and none failed.
     evaluations = result.get_asset_check_evaluations()
