@@ -15,12 +15,29 @@ import dlt
 from dlt.sources.filesystem import FileItemDict, filesystem
 
 
+class _StableIncremental(dlt.sources.incremental[dt.datetime]):
+    """dlt's incremental with its boundary hashes kept sorted.
+
+    dlt stores the hashes of the rows at the cursor's last value (files sharing the newest
+    modification time) as `list(set(...))`, whose order changes from process to process: a re-run
+    that reads nothing then still commits a "changed" state, i.e. an empty load. Sorting makes the
+    state of an unchanged folder byte-identical, so a re-run loads nothing at all.
+    """
+
+    def __call__(self, rows, meta=None):
+        rows = super().__call__(rows, meta)
+        hashes = self._cached_state.get("unique_hashes") if self._cached_state else None
+        if hashes:
+            self._cached_state["unique_hashes"] = sorted(hashes)
+        return rows
+
+
 def landing_files(folder: Path | str, glob: str, files_per_batch: int) -> dlt.sources.DltResource:
     """A dlt resource yielding lists of new files in `folder` matching `glob`."""
     files = filesystem(
         bucket_url=Path(folder).resolve().as_uri(), file_glob=glob, files_per_page=files_per_batch
     )
-    files.apply_hints(incremental=dlt.sources.incremental("modification_date"))
+    files.apply_hints(incremental=_StableIncremental("modification_date"))
     return files
 
 

@@ -4,6 +4,8 @@ import datetime as dt
 import gzip
 import json
 import os
+import subprocess
+import sys
 
 from tests.ingestion.helpers import query, run_feed, scalar
 
@@ -47,6 +49,21 @@ def test_rerun_loads_nothing_and_new_files_are_picked_up(cx_env):
     assert query("select position, reason from raw.events_quarantine where file like 'late/%'") == [
         (8, "invalid_json")
     ]
+
+
+def test_rerun_in_other_processes_commits_no_new_load(cx_env):
+    """Two tickets files share the newest modification time, so dlt keeps boundary hashes in the
+    state; a re-run in a process with another string-hash seed must not commit a new state (an
+    empty load that the next dbt batch would then pick up)."""
+    run_feed("tickets")
+    loads = scalar("select count(*) from raw._dlt_loads")
+    code = "from tests.ingestion.helpers import run_feed; print(run_feed('tickets'))"
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip().splitlines()[-1] == "{}"
+    assert scalar("select count(*) from raw._dlt_loads") == loads
 
 
 def _latest_versions(folder, key, updated):
