@@ -11,6 +11,7 @@ import duckdb
 
 from orchestration.alerts import config as alert_config
 from orchestration.alerts import engine, notify
+from orchestration.defs.quality.checks import partition_window
 from orchestration.defs.shared import DUCKDB_POOL, HOURLY, WarehouseResource
 
 SOURCE_MARTS = ("fct_sessions", "fct_page_views", "fct_survey_responses",
@@ -31,13 +32,7 @@ SOURCE_MARTS = ("fct_sessions", "fct_page_views", "fct_survey_responses",
 def cx_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     settings = warehouse.settings()
     cfg = alert_config.load()
-    window = context.partition_time_window
-    hours, hour = [], window.start
-    while hour < window.end:
-        hours.append(hour)
-        hour = HOURLY.time_window_for_partition_key(
-            HOURLY.get_next_partition_key(hour.strftime("%Y-%m-%d-%H:%M"))
-        ).start
+    _, hours, _ = partition_window(context.run)
     started = time.monotonic()
     with duckdb.connect(str(settings.duckdb_path)) as con:
         transitions, judgements = engine.evaluate(con, cfg, hours, context.run.run_id)
@@ -127,10 +122,7 @@ def failure_message(instance: dg.DagsterInstance, run: dg.DagsterRun, error: str
                     "message": message.value if message else "",
                 }
             )
-    partition = run.tags.get("dagster/partition") or "{}..{}".format(
-        run.tags.get("dagster/asset_partition_range_start"),
-        run.tags.get("dagster/asset_partition_range_end"),
-    )
+    partition = partition_window(run)[0]
     subject = f"[cx-warehouse] run FAILED: {run.job_name} {partition}"
     lines = [f"run {run.run_id}: {error}"]
     lines += [f"  check {f['asset']} {f['check']} {f['severity']}: {f['message']}" for f in failed]
