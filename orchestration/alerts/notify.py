@@ -62,9 +62,9 @@ def deliver(channel: Channel, subject: str, text: str, payload: dict) -> tuple[s
     """Send one message on one channel: (status, attempts, error). Status is sent, skipped
     (channel not configured) or failed (after the retries)."""
     try:
-        target = _env(channel, "url_env") if channel.type != "email" else None
-        if channel.type == "email":
-            _env(channel, "to_env"), _env(channel, "host_env")
+        # An unset variable means the channel is not configured here: skip it (raises LookupError).
+        needed = ("to_env", "host_env") if channel.type == "email" else ("url_env",)
+        target = [_env(channel, key) for key in needed][0]
     except LookupError as exc:
         log.info("%s", exc)
         return "skipped", 0, str(exc)
