@@ -14,6 +14,12 @@ import re
 
 EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 IPV4_RE = re.compile(r"\b(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}\b")
+# IPv6 in text: at least three groups with colons (times like 12:30:05 have no hex letters and
+# only two colons; they are left alone unless they parse as an address).
+IPV6_RE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+# Phone numbers as people write them: +CC and groups, or (415) 555-0100 / 415-555-0100. Dates and
+# times (2026-11-02, 12:30) do not match: the groups need a separator and three-digit groups.
+PHONE_RE = re.compile(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]\d{3}[ .-]\d{4}\b")
 # Fields that identify a person directly and are dropped, not hashed.
 DROPPED_PERSON_FIELDS = ("name", "first_name", "last_name", "firstName", "lastName", "phone")
 
@@ -37,11 +43,29 @@ def truncate_ip(ip: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False).network_address)
 
 
-def scrub_text(text: str | None, key: bytes) -> str | None:
-    """Free text with emails replaced by their keyed hash and IPv4 addresses truncated."""
+def _keyed(kind: str, value: str, key: bytes) -> str:
+    normalized = re.sub(r"[^0-9a-z@.+]", "", value.lower()).encode()
+    return f"<{kind}:{hmac.new(key, normalized, hashlib.sha256).hexdigest()[:16]}>"
+
+
+def _ipv6_in_text(match: re.Match) -> str:
+    truncated = truncate_ip(match.group(0))
+    return match.group(0) if truncated is None or ":" not in truncated else truncated
+
+
+def scrub_text(text: str | None, key: bytes, names: tuple[str | None, ...] = ()) -> str | None:
+    """Free text with emails and phone numbers replaced by a keyed hash (stable: the same number
+    gives the same token), IPv4 truncated to /24 and IPv6 to /48, and the `names` the record
+    itself gives for the person (e.g. a ticket's requester) replaced by `<name>`. Names the
+    record does not give cannot be recognised in free text (docs/privacy.md)."""
     if not text:
         return text
+    for name in names:
+        if name and len(name) > 1:
+            text = re.sub(rf"\b{re.escape(name)}\b", "<name>", text, flags=re.IGNORECASE)
     text = EMAIL_RE.sub(lambda m: f"<email:{hash_email(m.group(0), key)[:16]}>", text)
+    text = PHONE_RE.sub(lambda m: _keyed("phone", m.group(0), key), text)
+    text = IPV6_RE.sub(_ipv6_in_text, text)
     return IPV4_RE.sub(lambda m: f"{m.group(1)}.0", text)
 
 

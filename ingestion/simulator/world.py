@@ -79,6 +79,7 @@ class User:
     signup_session: int | None  # index of the session in which they sign up; 0 = already known
     zendesk_id: int = 0
     sessions: list[Session] = field(default_factory=list)
+    phone: str | None = None  # derived from the person's number: no random draw
 
     @property
     def stitched_id(self) -> str:
@@ -140,6 +141,7 @@ def _make_users(cfg: SimConfig, rng: random.Random) -> list[User]:
                 source=rng.choice(SOURCES),
                 signup_session=(0 if known_at_start else rng.randint(1, 3)) if identified else None,
                 zendesk_id=360000000 + n,
+                phone=f"+1 415 555 {n % 10000:04d}" if identified else None,
             )
         )
     return users
@@ -239,6 +241,7 @@ class _SessionBuilder:
         event["traits"] = {
             "email": user.email,
             "name": user.name,
+            "phone": user.phone,
             "plan": user.plan,
             "persona": user.persona,
             "country": user.country,
@@ -342,7 +345,15 @@ def _survey_versions(cfg: SimConfig, rng: random.Random, sessions: list[Session]
             versions.append(record)
             if rng.random() < 0.1:  # an edit a little later: a comment added
                 edited = dict(record)
-                edited["comment"] = "Checkout was slow" if bad else "Fine"
+                # Free text as people write it: with their phone, email and address in it.
+                edited["comment"] = (
+                    f"Checkout was slow. Call me on {user.phone} or write to {user.email} "
+                    f"(I am on {user.ip})"
+                    if bad and record["respondent"]["email"]
+                    else "Checkout was slow"
+                    if bad
+                    else "Fine"
+                )
                 edited_at = created + dt.timedelta(minutes=rng.randint(5, 240))
                 if edited_at < cfg.end_dt:
                     edited["updated_at"] = _iso(edited_at)
@@ -368,13 +379,14 @@ def _ticket_versions(cfg: SimConfig, rng: random.Random, sessions: list[Session]
         solved = reply + dt.timedelta(minutes=max(10, int(rng.lognormvariate(math.log(1200), 0.7))))
         reopened = rng.random() < 0.08
         subject = "Checkout is very slow" if s.slow_checkout else "Problem with my order"
+        signed = f"{subject} ({user.name}, {user.phone})"  # the requester signs: PII in a field
         base = {
             "id": ticket_id,
             "url": f"https://example.zendesk.com/api/v2/tickets/{ticket_id}.json",
             "created_at": _iso(created),
             "type": "problem" if s.errors or s.slow_checkout else "question",
-            "subject": subject,
-            "description": f"{subject}. Reach me at {user.email}.",
+            "subject": signed,
+            "description": f"{subject}. Reach me at {user.email} from {user.ip}.",
             "priority": "high" if s.slow_checkout else "normal",
             "requester_id": user.zendesk_id,
             "assignee_id": 9000 + rng.randint(1, 12),
@@ -385,6 +397,7 @@ def _ticket_versions(cfg: SimConfig, rng: random.Random, sessions: list[Session]
             "id": user.zendesk_id,
             "email": user.email,
             "name": user.name,
+            "phone": user.phone,
             "external_id": user.user_id,
         }
         states = [("new", created, None, None, 0), ("open", reply, reply, None, 0)]

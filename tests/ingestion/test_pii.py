@@ -30,3 +30,19 @@ def test_person_keeps_traits_drops_identifiers():
     person = {"email": "a@b.co", "name": "Ann", "phone": "+1 555", "plan": "pro"}
     out = pseudonymize_person(person, KEY)
     assert out == {"plan": "pro", "email_hash": hash_email("a@b.co", KEY)}
+
+
+def test_scrub_text_phones_ipv6_and_the_records_own_names():
+    text = "Ann Lee here (not Ann Leeds): call +1 415 555 0123 or (415) 555-0123, from 2001:db8:abcd:12::7"
+    scrubbed = scrub_text(text, KEY, names=("Ann Lee",))
+    assert "Ann Lee " not in scrubbed and scrubbed.startswith("<name> here (not Ann Leeds)")
+    assert "555" not in scrubbed and scrubbed.count("<phone:") == 2
+    assert "2001:db8:abcd::" in scrubbed and "::7" not in scrubbed
+    # the same number gives the same token; the token depends on the key
+    assert scrub_text("+1 415 555 0123", KEY) == scrub_text("+1 415 555 0123", KEY)
+    assert scrub_text("+1 415 555 0123", KEY) != scrub_text("+1 415 555 0123", b"other")
+
+
+def test_scrub_text_leaves_dates_times_and_versions_alone():
+    text = '{"ts": "2026-11-02T06:00:00Z", "at": "12:30:05", "lib": "4.1.0", "n": 1234567890}'
+    assert scrub_text(text, KEY) == text
