@@ -36,6 +36,8 @@ class Settings:
     surveys_api_url: str | None
     duckdb_memory_limit: str
     gx_dir: Path  # Great Expectations project root (GX writes <it>/gx: suites, results, Data Docs)
+    analytics_path: Path  # the published read-only copy of the marts analysts query
+    published_dir: Path  # the published marts as Parquet: <it>/current -> snapshots/<id>
 
     @property
     def dbt_target(self) -> str:
@@ -85,6 +87,10 @@ class Settings:
             surveys_api_url=urls["surveys"],
             duckdb_memory_limit=environ.get("CX_DUCKDB_MEMORY_LIMIT", "4GB"),
             gx_dir=Path(environ.get("CX_GX_DIR") or data_dir / "quality").resolve(),
+            analytics_path=Path(
+                environ.get("CX_ANALYTICS_PATH") or data_dir / "analytics.duckdb"
+            ).resolve(),
+            published_dir=Path(environ.get("CX_PUBLISHED_DIR") or data_dir / "published").resolve(),
         )
 
 

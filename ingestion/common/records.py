@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import dlt
 
 from ingestion.common.quarantine import quarantine_row
+from ingestion.common.suppression import Suppression
 
 # A check returns None when the record is good, else the quarantine reason.
 Check = Callable[[dict], str | None]
@@ -61,18 +62,26 @@ def split_page(
     check: Check,
     clean: Callable[[dict], dict],
     key: bytes,
+    person: str | None = None,
+    suppression: Suppression | None = None,
 ) -> PageResult:
+    """Check, clean and route each record; a clean record whose `person` object belongs to
+    someone on the suppression list is dropped and counted, never stored."""
     result = PageResult()
-    read = 0
+    read = suppressed = 0
     for position, record in enumerate(records):
         read += 1
         reason = check(record)
         if reason:
             raw = json.dumps(record, default=str)
             result.quarantine.append(quarantine_row(source, location, position, reason, raw, key))
-        else:
-            result.rows.append(clean(record))
-    result.ledger = ledger_row(source, location, read, len(result.quarantine))
+            continue
+        row = clean(record)
+        if suppression and person and suppression.drops_person(row.get(person)):
+            suppressed += 1
+            continue
+        result.rows.append(row)
+    result.ledger = ledger_row(source, location, read, len(result.quarantine), suppressed)
     return result
 
 
@@ -84,13 +93,18 @@ def unreadable(source: str, location: str, raw: str, reason: str, key: bytes) ->
     )
 
 
-def ledger_row(source: str, location: str, read: int, quarantined: int) -> dict:
+def ledger_row(
+    source: str, location: str, read: int, quarantined: int, suppressed: int = 0
+) -> dict:
+    """items_read = items_loaded + items_quarantined + items_suppressed (records of people on
+    the erasure suppression list: ingestion/common/suppression.py)."""
     return {
         "source": source,
         "file": location,
         "items_read": read,
-        "items_loaded": read - quarantined,
+        "items_loaded": read - quarantined - suppressed,
         "items_quarantined": quarantined,
+        "items_suppressed": suppressed,
         "read_at": dt.datetime.now(dt.UTC),
     }
 

@@ -9,15 +9,18 @@ lines read = events loaded + lines quarantined.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import dlt
 import pyarrow as pa
+import pyarrow.compute as pc
 from dlt.sources.filesystem import FileItemDict
 
 from ingestion.common.landing import file_label, landing_files, modified_at
 from ingestion.common.records import side_table
+from ingestion.common.suppression import Suppression
 from ingestion.events.reader import EventBatchReader, LandingFile
 from ingestion.settings import pii_hash_key
 
@@ -39,7 +42,10 @@ def _reader(hash_key: bytes, memory_limit: str, threads: int) -> EventBatchReade
     parallelized=True,
 )
 def read_events(
-    items: list[FileItemDict], memory_limit: str = "2GB", threads: int = 2
+    items: list[FileItemDict],
+    memory_limit: str = "2GB",
+    threads: int = 2,
+    suppression: Suppression | None = None,
 ) -> Iterator[pa.Table]:
     """Parse one batch of landing files into events, quarantine rows and ledger rows."""
     reader = _reader(pii_hash_key(), memory_limit, threads)
@@ -53,17 +59,38 @@ def read_events(
         for item in items
     ]
     batch = reader.read(files)
-    if batch.events.num_rows:
-        yield batch.events
+    events = batch.events
+    if suppression and events.num_rows:
+        events = _suppress(events, batch.ledger, suppression)
+    if events.num_rows:
+        yield events
     if batch.quarantine.num_rows:
         yield side_table(batch.quarantine, FEED, "quarantine")
     yield side_table(pa.Table.from_pylist(batch.ledger), FEED, "ledger")
 
 
+def _suppress(events: pa.Table, ledger: list[dict], suppression: Suppression) -> pa.Table:
+    """The events minus those of erased people; each file's ledger row counts them."""
+    mask = suppression.event_mask(events)
+    if not pc.any(mask).as_py():
+        return events
+    per_file = Counter(pc.filter(events["source_file"], mask).to_pylist())
+    for row in ledger:
+        dropped = per_file.get(row["file"], 0)
+        row["items_suppressed"] += dropped
+        row["items_loaded"] -= dropped
+    return events.filter(pc.invert(mask))
+
+
 @dlt.source(name="segment_events", max_table_nesting=0)
 def events_source(
-    landing_dir: str | Path, files_per_batch: int = 96, memory_limit: str = "2GB"
+    landing_dir: str | Path,
+    files_per_batch: int = 96,
+    memory_limit: str = "2GB",
+    suppression: Suppression | None = None,
 ) -> dlt.sources.DltResource:
-    """New event files under `landing_dir`/events, read `files_per_batch` at a time."""
+    """New event files under `landing_dir`/events, read `files_per_batch` at a time; events of
+    the people on the erasure `suppression` list are dropped (and counted in the ledger)."""
     files = landing_files(Path(landing_dir) / FEED, "**/*.jsonl.gz", files_per_batch)
-    return (files | read_events(memory_limit=memory_limit)).with_name("events")
+    reader = read_events(memory_limit=memory_limit, suppression=suppression)
+    return (files | reader).with_name("events")

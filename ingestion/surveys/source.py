@@ -21,6 +21,7 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 from ingestion.common.landing import file_label, landing_files
 from ingestion.common.pii import pseudonymize_person, scrub_text
 from ingestion.common.records import PageResult, emit, required, split_page, unreadable
+from ingestion.common.suppression import Suppression
 from ingestion.settings import pii_hash_key, secret
 
 FEED = "surveys"
@@ -36,17 +37,19 @@ COLUMNS = {
 }
 
 
-def normalize_page(records: list, location: str, key: bytes) -> PageResult:
+def normalize_page(
+    records: list, location: str, key: bytes, suppression: Suppression | None = None
+) -> PageResult:
     def clean(response: dict) -> dict:
         row = dict(response)
         row["respondent"] = pseudonymize_person(response.get("respondent"), key)
         row["comment"] = scrub_text(response.get("comment"), key)
         return row
 
-    return split_page(FEED, location, records, CHECK, clean, key)
+    return split_page(FEED, location, records, CHECK, clean, key, "respondent", suppression)
 
 
-def _read_export(item: FileItemDict, key: bytes) -> PageResult:
+def _read_export(item: FileItemDict, key: bytes, suppression: Suppression | None) -> PageResult:
     location = file_label(item)
     raw = item.read_bytes()
     try:
@@ -55,14 +58,16 @@ def _read_export(item: FileItemDict, key: bytes) -> PageResult:
         return unreadable(FEED, location, raw.decode("utf-8", "replace"), "invalid_json", key)
     if not isinstance(page, dict) or not isinstance(page.get("data"), list):
         return unreadable(FEED, location, raw.decode("utf-8", "replace"), "not_an_export_page", key)
-    return normalize_page(page["data"], location, key)
+    return normalize_page(page["data"], location, key, suppression)
 
 
 @dlt.transformer(name=TABLE, primary_key="id", write_disposition="merge")
-def responses_from_files(items: list[FileItemDict]) -> Iterator:
+def responses_from_files(
+    items: list[FileItemDict], suppression: Suppression | None = None
+) -> Iterator:
     key = pii_hash_key()
     for item in items:
-        yield from emit(_read_export(item, key), FEED, TABLE, COLUMNS)
+        yield from emit(_read_export(item, key, suppression), FEED, TABLE, COLUMNS)
 
 
 @dlt.resource(name=TABLE, primary_key="id", write_disposition="merge")
@@ -70,6 +75,7 @@ def responses_from_api(
     base_url: str,
     api_token: str | None = None,
     page_size: int = 500,
+    suppression: Suppression | None = None,
     updated_at=dlt.sources.incremental(
         "updated_at", initial_value="1970-01-01T00:00:00Z", on_cursor_value_missing="include"
     ),
@@ -85,7 +91,9 @@ def responses_from_api(
     pages = client.paginate(RESPONSES_PATH, params=params, data_selector="data")
     for number, page in enumerate(pages):
         location = f"{RESPONSES_PATH}#page{number}@{updated_at.last_value}"
-        yield from emit(normalize_page(list(page), location, key), FEED, TABLE, COLUMNS)
+        yield from emit(
+            normalize_page(list(page), location, key, suppression), FEED, TABLE, COLUMNS
+        )
 
 
 @dlt.source(name="survey_responses")
@@ -94,8 +102,10 @@ def surveys_source(
     landing_dir: str | Path | None = None,
     base_url: str | None = None,
     page_size: int = 500,
+    suppression: Suppression | None = None,
 ) -> dlt.sources.DltResource:
+    """`suppression`: people erased from the warehouse, dropped while reading (Suppression.load)."""
     if mode == "api":
-        return responses_from_api(base_url=base_url, page_size=page_size)
+        return responses_from_api(base_url=base_url, page_size=page_size, suppression=suppression)
     files = landing_files(Path(landing_dir) / FEED, "*.json", files_per_batch=200)
-    return (files | responses_from_files).with_name(TABLE)
+    return (files | responses_from_files(suppression=suppression)).with_name(TABLE)

@@ -22,6 +22,7 @@ from dlt.sources.helpers.rest_client.paginators import JSONResponseCursorPaginat
 from ingestion.common.landing import file_label, landing_files
 from ingestion.common.pii import pseudonymize_person, scrub_text
 from ingestion.common.records import PageResult, emit, required, split_page, unreadable
+from ingestion.common.suppression import Suppression
 from ingestion.settings import pii_hash_key, secret
 
 FEED = "tickets"
@@ -54,24 +55,29 @@ class ZendeskCursorPaginator(JSONResponseCursorPaginator):
             request.params.pop("start_time", None)
 
 
-def normalize_page(page: dict, location: str, key: bytes) -> PageResult:
+def normalize_page(
+    page: dict, location: str, key: bytes, suppression: Suppression | None = None
+) -> PageResult:
     """Tickets of one export page, each joined to its side-loaded metric set and requester."""
     metrics = {m.get("ticket_id"): m for m in page.get("metric_sets") or [] if isinstance(m, dict)}
     people = {u.get("id"): u for u in page.get("users") or [] if isinstance(u, dict)}
 
     def clean(ticket: dict) -> dict:
         row = {k: v for k, v in ticket.items() if k not in DROPPED_FIELDS}
-        row["subject"] = scrub_text(ticket.get("subject"), key)
+        requester = people.get(ticket.get("requester_id")) or {}
+        row["subject"] = scrub_text(ticket.get("subject"), key, names=(requester.get("name"),))
         metric_set = metrics.get(ticket["id"])
         if metric_set:
             row["metric_set"] = {k: v for k, v in metric_set.items() if k != "ticket_id"}
-        row["requester"] = pseudonymize_person(people.get(ticket.get("requester_id")), key)
+        row["requester"] = pseudonymize_person(requester or None, key)
         return row
 
-    return split_page(FEED, location, page.get("tickets") or [], CHECK, clean, key)
+    return split_page(
+        FEED, location, page.get("tickets") or [], CHECK, clean, key, "requester", suppression
+    )
 
 
-def _read_export(item: FileItemDict, key: bytes) -> PageResult:
+def _read_export(item: FileItemDict, key: bytes, suppression: Suppression | None) -> PageResult:
     location = file_label(item)
     raw = item.read_bytes()
     try:
@@ -80,14 +86,16 @@ def _read_export(item: FileItemDict, key: bytes) -> PageResult:
         return unreadable(FEED, location, raw.decode("utf-8", "replace"), "invalid_json", key)
     if not isinstance(page, dict) or not isinstance(page.get("tickets", []), list):
         return unreadable(FEED, location, raw.decode("utf-8", "replace"), "not_an_export_page", key)
-    return normalize_page(page, location, key)
+    return normalize_page(page, location, key, suppression)
 
 
 @dlt.transformer(name=FEED, primary_key="id", write_disposition="merge")
-def tickets_from_files(items: list[FileItemDict]) -> Iterator:
+def tickets_from_files(
+    items: list[FileItemDict], suppression: Suppression | None = None
+) -> Iterator:
     key = pii_hash_key()
     for item in items:
-        yield from emit(_read_export(item, key), FEED, FEED, COLUMNS)
+        yield from emit(_read_export(item, key, suppression), FEED, FEED, COLUMNS)
 
 
 @dlt.resource(name=FEED, primary_key="id", write_disposition="merge")
@@ -95,6 +103,7 @@ def tickets_from_api(
     base_url: str,
     api_token: str | None = None,
     page_size: int = 1000,
+    suppression: Suppression | None = None,
     updated_at=dlt.sources.incremental(
         "updated_at", initial_value="1970-01-01T00:00:00Z", on_cursor_value_missing="include"
     ),
@@ -113,7 +122,9 @@ def tickets_from_api(
     for number, page in enumerate(client.paginate(EXPORT_PATH, params=params, data_selector="$")):
         body = page.response.json()
         yield from emit(
-            normalize_page(body, f"{EXPORT_PATH}#page{number}@{since:%Y%m%dT%H%M%S}", key),
+            normalize_page(
+                body, f"{EXPORT_PATH}#page{number}@{since:%Y%m%dT%H%M%S}", key, suppression
+            ),
             FEED,
             FEED,
             COLUMNS,
@@ -126,8 +137,10 @@ def tickets_source(
     landing_dir: str | Path | None = None,
     base_url: str | None = None,
     page_size: int = 1000,
+    suppression: Suppression | None = None,
 ) -> dlt.sources.DltResource:
+    """`suppression`: people erased from the warehouse, dropped while reading (Suppression.load)."""
     if mode == "api":
-        return tickets_from_api(base_url=base_url, page_size=page_size)
+        return tickets_from_api(base_url=base_url, page_size=page_size, suppression=suppression)
     files = landing_files(Path(landing_dir) / FEED, "*.json", files_per_batch=200)
-    return (files | tickets_from_files).with_name(FEED)
+    return (files | tickets_from_files(suppression=suppression)).with_name(FEED)

@@ -14,6 +14,7 @@ import dagster as dg
 import dlt
 from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
 
+from ingestion.common.suppression import Suppression
 from ingestion.events.source import events_source
 from ingestion.pipelines import RAW_DATASET, make_pipeline
 from ingestion.settings import Settings
@@ -42,15 +43,17 @@ def run_feed(
     settings: Settings,
     feed: str,
     table: str,
-    source_factory: Callable[[Settings], dlt.sources.DltSource],
+    source_factory: Callable[[Settings, Suppression], dlt.sources.DltSource],
 ) -> Iterator[dg.MaterializeResult]:
+    # People erased from the warehouse: their records are dropped while reading (and counted).
+    suppression = Suppression.load(settings.duckdb_path)
     pipeline = make_pipeline(feed, settings)
     started = time.monotonic()
     context.log.info("loading %s into %s (%s)", feed, settings.duckdb_path, RAW_DATASET)
     results = list(
         dlt_resource.run(
             context=context,
-            dlt_source=source_factory(settings),
+            dlt_source=source_factory(settings, suppression),
             dlt_pipeline=pipeline,
             loader_file_format="parquet",
         )
@@ -58,14 +61,17 @@ def run_feed(
     counts = reconcile(pipeline, feed, table)
     seconds = round(time.monotonic() - started, 2)
     context.log.info(
-        "%s: read %s, loaded %s, quarantined %s, superseded %s in %ss; schema changes: %s",
+        "%s: read %s, loaded %s, quarantined %s, suppressed %s, superseded %s in %ss; "
+        "schema changes: %s",
         feed, counts.items_read, counts.rows_loaded, counts.rows_quarantined,
-        counts.versions_superseded, seconds, counts.schema_changes or "none",
+        counts.rows_suppressed, counts.versions_superseded, seconds,
+        counts.schema_changes or "none",
     )  # fmt: skip
     if not counts.balanced:
         raise dg.Failure(
             f"{feed}: items read ({counts.items_read}) != loaded ({counts.rows_loaded}) + "
-            f"quarantined ({counts.rows_quarantined}) + superseded ({counts.versions_superseded})",
+            f"quarantined ({counts.rows_quarantined}) + suppressed ({counts.rows_suppressed}) + "
+            f"superseded ({counts.versions_superseded})",
             metadata=counts.as_metadata(),
         )
     for result in results:
@@ -93,7 +99,7 @@ def feed_asset(
     feed: str,
     table: str,
     describing_source: dlt.sources.DltSource,
-    source_factory: Callable[[Settings], dlt.sources.DltSource],
+    source_factory: Callable[[Settings, Suppression], dlt.sources.DltSource],
     description: str,
 ) -> dg.AssetsDefinition:
     """One op loading one feed: its raw table (spec from dagster-dlt's translator) plus the
@@ -116,7 +122,11 @@ def feed_asset(
                 "quarantine",
                 f"{feed} records that could not be loaded: file, position, reason, raw text.",
             ),
-            ("ledger", f"One row per {feed} file or page read: items read = loaded + quarantined."),
+            (
+                "ledger",
+                f"One row per {feed} file or page read: items read = loaded + quarantined "
+                "+ suppressed.",
+            ),
         )
     ]
 
@@ -138,21 +148,27 @@ raw_events = feed_asset(
     "events",
     "events",
     events_source(landing_dir="."),
-    lambda s: events_source(landing_dir=s.landing_dir, memory_limit=s.duckdb_memory_limit),
+    lambda s, sup: events_source(
+        landing_dir=s.landing_dir, memory_limit=s.duckdb_memory_limit, suppression=sup
+    ),
     "Segment events from <landing>/events/**/*.jsonl.gz, appended to raw.events.",
 )
 raw_tickets = feed_asset(
     "tickets",
     "tickets",
     tickets_source(mode="files", landing_dir="."),
-    lambda s: tickets_source(s.tickets_mode, landing_dir=s.landing_dir, base_url=s.tickets_api_url),
+    lambda s, sup: tickets_source(
+        s.tickets_mode, landing_dir=s.landing_dir, base_url=s.tickets_api_url, suppression=sup
+    ),
     "Zendesk tickets (export files or the incremental cursor API), merged on id.",
 )
 raw_survey_responses = feed_asset(
     "surveys",
     "survey_responses",
     surveys_source(mode="files", landing_dir="."),
-    lambda s: surveys_source(s.surveys_mode, landing_dir=s.landing_dir, base_url=s.surveys_api_url),
+    lambda s, sup: surveys_source(
+        s.surveys_mode, landing_dir=s.landing_dir, base_url=s.surveys_api_url, suppression=sup
+    ),
     "NPS/CSAT/CES responses (export files or the responses API), merged on response id.",
 )
 

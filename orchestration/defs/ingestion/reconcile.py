@@ -1,7 +1,8 @@
 """After a load: count what landed, from the destination itself, and check it adds up.
 
-items read = rows loaded + rows quarantined + versions superseded within the load (a record that
-appears twice in one merge load is kept once). The counts come from the ledger and the tables,
+items read = rows loaded + rows quarantined + rows suppressed (people erased: on the suppression
+list) + versions superseded within the load (a record that appears twice in one merge load is
+kept once). The counts come from the ledger and the tables,
 filtered on this run's load ids, not from the code that produced them.
 """
 
@@ -17,6 +18,7 @@ class Reconciliation:
     items_read: int
     rows_loaded: int
     rows_quarantined: int
+    rows_suppressed: int
     versions_superseded: int
     items_accepted: int
     ledger_rows: int
@@ -25,7 +27,11 @@ class Reconciliation:
     @property
     def balanced(self) -> bool:
         return (
-            self.items_read == self.rows_loaded + self.rows_quarantined + self.versions_superseded
+            self.items_read
+            == self.rows_loaded
+            + self.rows_quarantined
+            + self.rows_suppressed
+            + self.versions_superseded
         )
 
     def as_metadata(self) -> dict:
@@ -33,6 +39,7 @@ class Reconciliation:
             "items_read": self.items_read,
             "rows_loaded": self.rows_loaded,
             "rows_quarantined": self.rows_quarantined,
+            "rows_suppressed": self.rows_suppressed,
             "versions_superseded": self.versions_superseded,
             "reconciled": self.balanced,
             "schema_changes": ", ".join(self.schema_changes) or "none",
@@ -81,6 +88,10 @@ def reconcile(pipeline: dlt.Pipeline, feed: str, table: str) -> Reconciliation:
         quarantined = count(
             f"select count(*) from {{t}} where _dlt_load_id in ({ids})", f"{feed}_quarantine"
         )
+        suppressed = count(
+            f"select sum(items_suppressed) from {{t}} where _dlt_load_id in ({ids})",
+            f"{feed}_ledger",
+        )
         ledger_rows = count(
             f"select count(*) from {{t}} where _dlt_load_id in ({ids})", f"{feed}_ledger"
         )
@@ -88,6 +99,7 @@ def reconcile(pipeline: dlt.Pipeline, feed: str, table: str) -> Reconciliation:
         items_read=read,
         rows_loaded=loaded,
         rows_quarantined=quarantined,
+        rows_suppressed=suppressed,
         versions_superseded=accepted - loaded,
         items_accepted=accepted,
         ledger_rows=ledger_rows,
