@@ -28,35 +28,43 @@ from ingestion.settings import Settings
 from orchestration.defs.automation.jobs import latest_complete_hour, newest_landing_file
 
 
+def run_job(
+    instance: dg.DagsterInstance, job_name: str, start: str, end: str, raise_on_error: bool = True
+) -> dg.ExecuteInProcessResult:
+    """One run of `job_name` over the partitions start..end (inclusive), in this process."""
+    from orchestration.definitions import defs
+
+    tags = (
+        {"dagster/partition": start}
+        if start == end
+        else {
+            "dagster/asset_partition_range_start": start,
+            "dagster/asset_partition_range_end": end,
+        }
+    )
+    print(f"{job_name}: partitions {start} .. {end}", flush=True)
+    result = defs.resolve_job_def(job_name).execute_in_process(
+        instance=instance, tags=tags, raise_on_error=raise_on_error
+    )
+    print(
+        f"{job_name}: {'succeeded' if result.success else 'FAILED'} (run {result.run_id})",
+        flush=True,
+    )
+    return result
+
+
 def run_pipeline(
     instance: dg.DagsterInstance, first: str, last: str | None = None, raise_on_error: bool = True
 ) -> list[dg.ExecuteInProcessResult]:
     """cx_hourly over the hours first..last, then (if it succeeded) cx_daily_kpis over their
     days; the results of the runs made."""
-    from orchestration.definitions import defs
-
     last = last or first
     results = []
     for job_name, start, end in (
         ("cx_hourly", first, last),
         ("cx_daily_kpis", first[:10], last[:10]),
     ):
-        tags = (
-            {"dagster/partition": start}
-            if start == end
-            else {
-                "dagster/asset_partition_range_start": start,
-                "dagster/asset_partition_range_end": end,
-            }
-        )
-        print(f"{job_name}: partitions {start} .. {end}", flush=True)
-        result = defs.resolve_job_def(job_name).execute_in_process(
-            instance=instance, tags=tags, raise_on_error=raise_on_error
-        )
-        print(
-            f"{job_name}: {'succeeded' if result.success else 'FAILED'} (run {result.run_id})",
-            flush=True,
-        )
+        result = run_job(instance, job_name, start, end, raise_on_error)
         results.append(result)
         if not result.success:
             break

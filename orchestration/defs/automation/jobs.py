@@ -4,7 +4,7 @@
   event-driven dbt models for that batch and the partition's window, then the alert rules
   (ops/alerts) for its hour(s).
 - `cx_daily_kpis` (daily partitions): the KPI marts, for the periods the batches changed and the
-  partition's day.
+  partition's day; then `analytics/published`, the read-only copy analysts query.
 The schedules run them for the latest complete hour (CX_HOURLY_CRON, default 10 past every hour;
 CX_KPI_CRON, default 40 past); the sensor runs both as soon as new landing files appear. Both jobs write
 DuckDB: their steps share the duckdb_writer pool, so runs queue instead of colliding.
@@ -34,9 +34,10 @@ cx_hourly = dg.define_asset_job(
 )
 cx_daily_kpis = dg.define_asset_job(
     name="cx_daily_kpis",
-    selection=dg.AssetSelection.assets(cx_dbt_daily_kpis),
+    selection=dg.AssetSelection.assets(cx_dbt_daily_kpis) | dg.AssetSelection.groups("publish"),
     partitions_def=DAILY,
-    description="Recompute the KPI marts for the periods that changed and the partition's day.",
+    description="Recompute the KPI marts for the periods that changed and the partition's day, "
+    "then publish the marts to the analysts' read-only copy.",
     executor_def=dg.in_process_executor,
 )
 

@@ -1,0 +1,58 @@
+"""The published warehouse: after the KPI marts of a run are built, `analytics/published` copies
+every mart into the read-only file analysts query (and Parquet), swapped atomically
+(orchestration/publish/publisher.py, docs/analysts.md)."""
+
+import dagster as dg
+
+from orchestration.defs.shared import DAILY, DUCKDB_POOL, WarehouseResource
+from orchestration.publish import publisher
+
+# Every mart the dbt project builds: the publish step runs after all of them.
+PUBLISHED_MARTS = (
+    "dim_users", "fct_events", "fct_page_views", "fct_sessions", "fct_feedback_experience",
+    "fct_survey_responses", "fct_tickets", "kpi_daily", "kpi_daily_by_segment",
+    "kpi_funnel_daily", "kpi_hourly", "kpi_hourly_by_segment", "kpi_retention_weekly",
+    "kpi_sentiment_by_experience",
+)  # fmt: skip
+
+
+@dg.asset(
+    key=["analytics", "published"],
+    group_name="publish",
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=DUCKDB_POOL,  # it reads the warehouse file, which a writer would hold exclusively
+    deps=[dg.AssetKey(["marts", mart]) for mart in PUBLISHED_MARTS],
+    description="The marts copied to the read-only analytics file (CX_ANALYTICS_PATH) and to "
+    "Parquet (CX_PUBLISHED_DIR/current), swapped atomically once their KPI totals match "
+    "their facts.",
+)
+def cx_published(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    settings = warehouse.settings()
+    snap = publisher.publish(
+        settings.duckdb_path, settings.analytics_path, settings.published_dir, context.run.run_id
+    )
+    context.log.info(
+        "published snapshot %s: %d marts, %d rows in %.1f s -> %s",
+        snap.snapshot_id, len(snap.tables), sum(snap.tables.values()), snap.seconds, snap.path,
+    )  # fmt: skip
+    rows = "\n".join(f"| {name} | {count:,} |" for name, count in snap.tables.items())
+    checks = "\n".join(f"| {name} | {a:,} | {b:,} |" for name, (a, b) in snap.checks.items())
+    return dg.MaterializeResult(
+        metadata={
+            "snapshot_id": snap.snapshot_id,
+            "analytics_file": dg.MetadataValue.path(str(snap.path)),
+            "parquet_dir": dg.MetadataValue.path(str(settings.published_dir / "current")),
+            "marts": len(snap.tables),
+            "rows": sum(snap.tables.values()),
+            "tables": dg.MetadataValue.md("| mart | rows |\n|---|---:|\n" + rows),
+            "consistency": dg.MetadataValue.md(
+                "| check | KPI total | fact total |\n|---|---:|---:|\n" + checks
+            ),
+            "snapshots_removed": snap.removed,
+            "seconds": round(snap.seconds, 2),
+        }
+    )
+
+
+defs = dg.Definitions(assets=[cx_published])
