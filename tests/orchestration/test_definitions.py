@@ -49,7 +49,8 @@ def test_lineage_runs_landing_to_marts():
 
 def test_every_warehouse_writer_is_in_the_duckdb_pool():
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    assert len(assets) == 6  # three dlt feeds, the two dbt groups, ops/alerts
+    # three dlt feeds, the two dbt groups, ops/alerts, analytics/published, ops/retention
+    assert len(assets) == 8
     for asset in assets:
         assert asset.op.pool == DUCKDB_POOL, asset.node_def.name
     # The GX checks write ops.dq_results: writers too.
@@ -61,6 +62,16 @@ def test_every_warehouse_writer_is_in_the_duckdb_pool():
     }
     for check in checks:
         assert check.op.pool == DUCKDB_POOL, check.node_def.name
+
+
+def test_the_kpi_job_publishes_after_every_mart():
+    """analytics/published (the analysts' copy) runs last in cx_daily_kpis, after every mart."""
+    graph = _graph()
+    published = dg.AssetKey(["analytics", "published"])
+    marts = {k for k in graph.get_all_asset_keys() if k.path[0] == "marts"}
+    assert len(marts) >= 14 and graph.get(published).parent_keys == marts
+    job = REPO.get_job("cx_daily_kpis")
+    assert published in {k for k in job.asset_layer.selected_asset_keys}
 
 
 def test_quality_checks_block_dbt_in_the_hourly_job():

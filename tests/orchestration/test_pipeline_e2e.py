@@ -7,6 +7,7 @@ import gzip
 import json
 import math
 
+import dagster as dg
 import duckdb
 import pandas as pd
 
@@ -15,6 +16,7 @@ from ingestion.settings import Settings
 from orchestration.alerts import metrics
 from orchestration.run import run_pipeline
 from tests.ingestion.helpers import query
+from tests.publish.readers import Readers, landing_pii, pii_found, published_equals_warehouse
 
 KPI_COLUMNS = ("sessions", "active_users", "converted_sessions", "orders", "nps", "csat_pct",
                "tickets_created", "median_first_reply_minutes")  # fmt: skip
@@ -69,7 +71,26 @@ def _alert_metrics_match_kpi_hourly() -> int:
     return len(kpi)
 
 
-def test_pipeline_matches_ground_truth_reruns_and_backfills_change_nothing(cx_env, instance):
+def test_pipeline_matches_ground_truth_reruns_and_backfills_change_nothing(
+    cx_env, instance, tmp_path
+):
+    """The pipeline's runs below, while analysts' readers query the published copy (tests/publish):
+    no reader error, only whole snapshots, every publish seen; then the published copy equals the
+    warehouse's marts, and neither file holds a raw email, IP, phone number or name."""
+    settings = Settings.from_env()
+    with Readers(tmp_path, settings) as readers:
+        _runs_match_truth_and_change_nothing(cx_env, instance)
+    records = instance.fetch_materializations(dg.AssetKey(["analytics", "published"]), limit=100)
+    published = [r.asset_materialization.metadata["snapshot_id"].value for r in records.records]
+    assert len(published) == 4  # the first run, the re-run, the backfill, the late event
+    readers.check(published)
+    published_equals_warehouse(settings)
+    pii = landing_pii(cx_env["landing"])
+    assert pii_found(settings.duckdb_path, pii) == []
+    assert pii_found(settings.analytics_path, pii) == []
+
+
+def _runs_match_truth_and_change_nothing(cx_env, instance):
     result = _run(instance)
     assert result.success
     truth = cx_env["truth"]

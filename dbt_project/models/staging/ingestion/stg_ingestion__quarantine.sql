@@ -1,4 +1,6 @@
--- Everything the loaders could not load, from all three feeds, in one place.
+-- Everything the loaders could not load, from all three feeds, in one place: one row per
+-- quarantined line or record (a file read again, e.g. replayed after an erasure, quarantines
+-- the same lines again; the first time is kept).
 {%- set columns = {
     'source': dbt.type_string(), 'file': dbt.type_string(), 'position': dbt.type_bigint(),
     'reason': dbt.type_string(), 'raw_text': dbt.type_string(),
@@ -24,6 +26,19 @@ unioned as (
     {% if not loop.last %}union all{% endif %}
     {% endfor %}
 
+),
+
+ranked as (
+
+    select
+        *,
+        row_number() over (
+            partition by source, file, position order by quarantined_at, load_id
+        ) as times_seen
+    from unioned
+
 )
 
-select * from unioned
+select source, file, position, reason, raw_text, quarantined_at, load_id
+from ranked
+where times_seen = 1
