@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Demo world: two weeks, a few thousand users, ~140k events, the incident inside the window.
 DEMO_ARGS ?= --users 5000 --days 14
 
-.PHONY: setup manifest demo-data run test dev lint benchmark clean
+.PHONY: setup manifest demo-data run test soak docs dev lint benchmark clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,16 @@ run: setup manifest demo-data
 TEST_WORKERS ?= 2
 test: setup manifest
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+
+# The published-warehouse soak: 20 pipeline runs under analysts' readers (~20 min on 2 cores).
+soak: setup manifest
+	CX_PUBLISH_SOAK_RUNS=$${CX_PUBLISH_SOAK_RUNS:-20} $(BIN)/python -m pytest tests/publish -v
+
+# The dbt docs site (every model and column, lineage, tests) as one file: needs a built warehouse
+# (`make run`), read for its catalog while no run is writing.
+docs: setup manifest
+	cd dbt_project && CX_DUCKDB_PATH=$(CX_DATA_DIR)/warehouse.duckdb ../$(BIN)/dbt docs generate --static --profiles-dir . --quiet
+	@echo "dbt docs: $(CURDIR)/dbt_project/target/static_index.html"
 
 dev: setup manifest
 	$(BIN)/dagster dev -m orchestration.definitions

@@ -3,6 +3,7 @@ data-quality results, latest KPIs."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 import duckdb
@@ -68,6 +69,21 @@ def _print_alerts(con: duckdb.DuckDBPyConnection) -> None:
         print(f"    {severity:<8} {rule}: opened {opened_hour:%Y-%m-%d %H:00}, {until}; top: {top}")
 
 
+def _print_published(settings: Settings) -> None:
+    if not settings.analytics_path.exists():
+        print("\n  published copy: none yet (the KPI run publishes it)")
+        return
+    with duckdb.connect(str(settings.analytics_path), read_only=True) as pub:
+        snapshot, at, tables = pub.execute(
+            "select snapshot_id, published_at, tables from _published.snapshot"
+        ).fetchone()
+    print(
+        f"\n  published for analysts: duckdb -readonly {settings.analytics_path}\n"
+        f"    snapshot {snapshot} ({at:%Y-%m-%d %H:%M} UTC, {len(json.loads(tables))} marts), "
+        f"Parquet: {settings.published_dir / 'current'}"
+    )
+
+
 def main() -> int:
     settings = Settings.from_env()
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)
@@ -92,11 +108,8 @@ def main() -> int:
             value = latest[column]
             shown = "n/a" if value is None or value != value else fmt.format(value)
             print(f"    {column:<28} {shown}")
-        print(
-            "\n  open the Dagster UI with `make dev`; query marts with `duckdb",
-            settings.duckdb_path,
-            "`",
-        )
+        _print_published(settings)
+        print("\n  open the Dagster UI with `make dev`; analysts: docs/analysts.md")
     finally:
         con.close()
     return 0

@@ -17,6 +17,10 @@ IPV4_RE = re.compile(r"\b(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}\b")
 # IPv6 in text: at least three groups with colons (times like 12:30:05 have no hex letters and
 # only two colons; they are left alone unless they parse as an address).
 IPV6_RE = re.compile(r"(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+# A person's name or phone written as a JSON field inside raw text (a quarantined line or page).
+PERSON_FIELD_RE = re.compile(
+    r'("(?:name|first_name|last_name|firstName|lastName|phone)"\s*:\s*)"(?:[^"\\]|\\.)*"'
+)
 # Phone numbers as people write them: +CC and groups, or (415) 555-0100 / 415-555-0100. Dates and
 # times (2026-11-02, 12:30) do not match: the groups need a separator and three-digit groups.
 PHONE_RE = re.compile(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]\d{3}[ .-]\d{4}\b")
@@ -56,10 +60,12 @@ def _ipv6_in_text(match: re.Match) -> str:
 def scrub_text(text: str | None, key: bytes, names: tuple[str | None, ...] = ()) -> str | None:
     """Free text with emails and phone numbers replaced by a keyed hash (stable: the same number
     gives the same token), IPv4 truncated to /24 and IPv6 to /48, and the `names` the record
-    itself gives for the person (e.g. a ticket's requester) replaced by `<name>`. Names the
-    record does not give cannot be recognised in free text (docs/privacy.md)."""
+    itself gives for the person (e.g. a ticket's requester) replaced by `<name>`; in raw JSON
+    text (quarantined lines), the values of name and phone fields removed. Names the record does
+    not give cannot be recognised in free text (docs/privacy.md)."""
     if not text:
         return text
+    text = PERSON_FIELD_RE.sub(r'\1"<removed>"', text)
     for name in names:
         if name and len(name) > 1:
             text = re.sub(rf"\b{re.escape(name)}\b", "<name>", text, flags=re.IGNORECASE)

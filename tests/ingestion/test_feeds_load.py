@@ -53,12 +53,12 @@ def test_rerun_loads_nothing_and_new_files_are_picked_up(cx_env):
 
 def test_rerun_in_other_processes_commits_no_new_load(cx_env):
     """Two tickets files share the newest modification time, so dlt keeps boundary hashes in the
-    state; a re-run in a process with another string-hash seed must not commit a new state (an
+    state; re-runs in processes with other string-hash seeds must not commit a new state (an
     empty load that the next dbt batch would then pick up)."""
     run_feed("tickets")
     loads = scalar("select count(*) from raw._dlt_loads")
     code = "from tests.ingestion.helpers import run_feed; print(run_feed('tickets'))"
-    for seed in ("1", "2", "3"):
+    for seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
         assert out.returncode == 0, out.stderr[-2000:]

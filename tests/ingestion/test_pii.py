@@ -46,3 +46,10 @@ def test_scrub_text_phones_ipv6_and_the_records_own_names():
 def test_scrub_text_leaves_dates_times_and_versions_alone():
     text = '{"ts": "2026-11-02T06:00:00Z", "at": "12:30:05", "lib": "4.1.0", "n": 1234567890}'
     assert scrub_text(text, KEY) == text
+
+
+def test_scrub_text_removes_person_fields_of_raw_json():
+    raw = '{"users": [{"id": 7, "name": "User 7", "phone": "+1 415 555 0007", "firstName": "A\\"b"}], "title": "Checkout", "name_of_page": "x"'
+    scrubbed = scrub_text(raw, KEY)
+    assert "User 7" not in scrubbed and "0007" not in scrubbed and 'A\\"b' not in scrubbed
+    assert scrubbed.count('"<removed>"') == 3 and '"title": "Checkout"' in scrubbed

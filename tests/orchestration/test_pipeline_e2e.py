@@ -6,13 +6,14 @@ import datetime as dt
 import gzip
 import json
 import math
+import re
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
 from ingestion.events.reader import EventBatchReader
-from ingestion.settings import Settings
+from ingestion.settings import PROJECT_ROOT, Settings
 from orchestration.alerts import metrics
 from orchestration.run import run_pipeline
 from tests.ingestion.helpers import query
@@ -85,6 +86,14 @@ def test_pipeline_matches_ground_truth_reruns_and_backfills_change_nothing(
     assert len(published) == 4  # the first run, the re-run, the backfill, the late event
     readers.check(published)
     published_equals_warehouse(settings)
+    # The analysts' guide's example queries run on the published copy (the small world is too
+    # small for some of their thresholds to leave rows).
+    guide = (PROJECT_ROOT / "docs" / "analysts.md").read_text()
+    queries = re.findall(r"```sql\n(.*?)```", guide, flags=re.S)
+    assert len(queries) >= 5
+    with duckdb.connect(str(settings.analytics_path), read_only=True) as con:
+        for sql in queries:
+            con.execute(sql).fetchall()
     pii = landing_pii(cx_env["landing"])
     assert pii_found(settings.duckdb_path, pii) == []
     assert pii_found(settings.analytics_path, pii) == []

@@ -1,6 +1,7 @@
 """Right to erasure and retention on the real pipeline: one person, named by their email only, is erased from
 the warehouse, the published copy (file and Parquet) and dlt's working folder; the suppression
-list keeps them out when every landing file is replayed and after a full dbt rebuild. The person
+list keeps them out when every landing file is replayed (through the feed loaders) and after a
+full dbt rebuild. The person
 and their identifiers are read from the landing files, not from the code under test. Then the
 retention purge on the same warehouse (one pipeline build serves both)."""
 
@@ -13,7 +14,12 @@ from pathlib import Path
 import duckdb
 
 from ingestion.common.pii import hash_email
+from ingestion.common.suppression import Suppression
+from ingestion.events.source import events_source
+from ingestion.pipelines import make_pipeline
 from ingestion.settings import Settings, pii_hash_key
+from ingestion.surveys.source import surveys_source
+from ingestion.tickets.source import tickets_source
 from orchestration.privacy.erasure import erase
 from orchestration.privacy.retention import purge
 from orchestration.run import run_job, run_pipeline
@@ -101,6 +107,7 @@ def test_erasure_everywhere_and_replays_keep_the_person_out(cx_env, instance):
         ).fetchone()
     assert theirs > 0
 
+    started = dt.datetime.now(dt.UTC)
     report = erase(settings, email=email, requested_by="test", instance=instance)
     assert user_id in report.identities.user_ids
     assert anons <= report.identities.anonymous_ids
@@ -132,20 +139,32 @@ def test_erasure_everywhere_and_replays_keep_the_person_out(cx_env, instance):
     assert len(audit) == 1 and audit[0][:3] == ("email", email_hash, "done")
     assert json.loads(audit[0][3])["marts.fct_sessions"] == theirs
 
-    # Replay every landing file (a newer modification time: all are read again).
+    # Replay every landing file (a newer modification time: all are read again) through the feed
+    # loaders, with the suppression list the raw assets load; every ledger still reconciles.
     later = dt.datetime(2030, 1, 1).timestamp()
     for i, path in enumerate(sorted(p for p in cx_env["landing"].rglob("*") if p.is_file())):
         os.utime(path, (later + i, later + i))
-    hourly = run_pipeline(instance, HOUR)[0]
-    meta = {
-        m.asset_key.to_user_string(): m.metadata
-        for m in hourly.asset_materializations_for_node("raw_events")
-    }["raw/events"]
-    delivery = cx_env["truth"]["delivery"]
-    assert meta["items_read"].value == delivery["event_lines"]
-    assert meta["rows_suppressed"].value > 0 and meta["reconciled"].value is True
+    suppression = Suppression.load(settings.duckdb_path)
+    assert suppression.user_ids == {user_id}
+    for feed, source in (
+        ("events", events_source(settings.landing_dir, suppression=suppression)),
+        ("tickets", tickets_source("files", settings.landing_dir, suppression=suppression)),
+        ("surveys", surveys_source("files", settings.landing_dir, suppression=suppression)),
+    ):
+        make_pipeline(feed, settings).run(source, loader_file_format="parquet")
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+        for ledger in ("events_ledger", "tickets_ledger", "surveys_ledger"):
+            read, loaded, quarantined, suppressed = con.execute(
+                f"select sum(items_read), sum(items_loaded), sum(items_quarantined), "
+                f"sum(items_suppressed) from raw.{ledger} where read_at > ?",
+                [started],
+            ).fetchone()
+            assert suppressed > 0 and read == loaded + quarantined + suppressed, ledger
+        replayed = con.execute(
+            "select count(*) from raw.events_ledger where read_at > ?", [started]
+        ).fetchone()[0]
+    assert replayed == cx_env["truth"]["delivery"]["event_files"]
     assert rows_mentioning(settings.duckdb_path, tokens) == []
-    assert rows_mentioning(settings.analytics_path, tokens) == []
 
     # A full rebuild from raw still has none of them.
     dbt("build", settings.duckdb_path, "--full-refresh")

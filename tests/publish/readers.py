@@ -2,7 +2,7 @@
 for the tests that run the pipeline (test_pipeline_e2e, the soak test beside this file).
 
 `Readers` starts two reader processes (tests/publish/reader.py): one polls the published DuckDB
-file and the current Parquet snapshot every 0.2 s, one holds a connection open throughout.
+file and the current Parquet snapshot every second, one holds a connection open throughout.
 `Readers.check` asserts what an analyst needs: no error, every snapshot whole (each day's KPIs
 equal that day's facts), every publish seen, and the held connection kept its snapshot.
 """
@@ -25,7 +25,7 @@ EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
 class Readers:
-    def __init__(self, folder: Path, settings: Settings, interval: float = 0.2):
+    def __init__(self, folder: Path, settings: Settings, interval: float = 1.0):
         self.log, self.stop = folder / "readers.jsonl", folder / "readers.stop"
         args = [str(settings.analytics_path), str(settings.published_dir), str(self.log),
                 str(self.stop), str(interval)]  # fmt: skip
@@ -38,7 +38,7 @@ class Readers:
         return self
 
     def __exit__(self, *exc):
-        time.sleep(1.0)  # a few more reads, so the last publish is seen too
+        time.sleep(2.5)  # two more reads, so the last publish is seen too
         self.stop.touch()
         for proc in self.procs:
             proc.wait(timeout=60)

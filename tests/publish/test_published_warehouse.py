@@ -1,6 +1,6 @@
 """Soak test of the published warehouse: the real pipeline (cx_hourly then cx_daily_kpis through
 Dagster) runs CX_PUBLISH_SOAK_RUNS times on the small world delivered in as many slices, while
-analysts' readers (tests/publish/readers.py) query the published copy every 0.2 s and hold a
+analysts' readers (tests/publish/readers.py) query the published copy every second and hold a
 connection open. The readers must see no error and only whole snapshots (each day's KPIs equal
 that day's facts), every publish; at the end the published copy equals the warehouse's marts
 and neither file holds raw personal data.
@@ -58,9 +58,9 @@ def test_readers_across_many_pipeline_runs(cx_env, instance, tmp_path):
                 for m in results[1].asset_materializations_for_node("analytics__published")
             }["analytics/published"]
             published.append(meta["snapshot_id"].value)
-            time.sleep(0.5)  # let the readers see this snapshot before the next run
+            time.sleep(1.5)  # let the readers see this snapshot before the next run
     seen = readers.check(published)
-    assert len(seen) > 20 * RUNS
+    assert len(seen) > 3 * RUNS
     published_equals_warehouse(settings)
     assert len(list((settings.published_dir / "snapshots").iterdir())) == min(RUNS, KEEP)
 
