@@ -47,7 +47,7 @@ test: setup manifest
 
 # The published-warehouse soak: 20 pipeline runs under analysts' readers (~20 min on 2 cores).
 soak: setup manifest
-	CX_PUBLISH_SOAK_RUNS=$${CX_PUBLISH_SOAK_RUNS:-20} $(BIN)/python -m pytest tests/publish -v
+	CX_PUBLISH_SOAK_RUNS=$${CX_PUBLISH_SOAK_RUNS:-20} $(BIN)/python -m pytest tests/publish -v --timeout 3600
 
 # The dbt docs site (every model and column, lineage, tests) as one file: needs a built warehouse
 # (`make run`), read for its catalog while no run is writing.

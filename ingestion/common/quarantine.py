@@ -19,14 +19,21 @@ QUARANTINE_COLUMNS = {
 
 
 def quarantine_row(
-    source: str, file: str, position: int, reason: str, raw: str, key: bytes
+    source: str,
+    file: str,
+    position: int,
+    reason: str,
+    raw: str,
+    key: bytes,
+    names: tuple[str | None, ...] = (),
 ) -> dict:
-    """One quarantine row; the raw text is scrubbed of emails and IPs and capped in size."""
+    """One quarantine row; the raw text is scrubbed (emails, phones, IPs, the person's `names`
+    when the page gives them) and capped in size."""
     return {
         "source": source,
         "file": file,
         "position": position,
         "reason": reason,
-        "raw_text": scrub_text(raw[:RAW_TEXT_LIMIT], key),
+        "raw_text": scrub_text(raw[:RAW_TEXT_LIMIT], key, names),
         "quarantined_at": dt.datetime.now(dt.UTC),
     }

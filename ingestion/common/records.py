@@ -64,9 +64,11 @@ def split_page(
     key: bytes,
     person: str | None = None,
     suppression: Suppression | None = None,
+    names: Callable[[dict], tuple[str | None, ...]] | None = None,
 ) -> PageResult:
     """Check, clean and route each record; a clean record whose `person` object belongs to
-    someone on the suppression list is dropped and counted, never stored."""
+    someone on the suppression list is dropped and counted, never stored. `names` gives the
+    person names a record's page knows (a ticket's requester), scrubbed from quarantined text."""
     result = PageResult()
     read = suppressed = 0
     for position, record in enumerate(records):
@@ -74,7 +76,10 @@ def split_page(
         reason = check(record)
         if reason:
             raw = json.dumps(record, default=str)
-            result.quarantine.append(quarantine_row(source, location, position, reason, raw, key))
+            known = names(record) if names and isinstance(record, dict) else ()
+            result.quarantine.append(
+                quarantine_row(source, location, position, reason, raw, key, known)
+            )
             continue
         row = clean(record)
         if suppression and person and suppression.drops_person(row.get(person)):

@@ -62,10 +62,13 @@ def normalize_page(
     metrics = {m.get("ticket_id"): m for m in page.get("metric_sets") or [] if isinstance(m, dict)}
     people = {u.get("id"): u for u in page.get("users") or [] if isinstance(u, dict)}
 
+    def names(ticket: dict) -> tuple[str | None, ...]:
+        return ((people.get(ticket.get("requester_id")) or {}).get("name"),)
+
     def clean(ticket: dict) -> dict:
         row = {k: v for k, v in ticket.items() if k not in DROPPED_FIELDS}
         requester = people.get(ticket.get("requester_id")) or {}
-        row["subject"] = scrub_text(ticket.get("subject"), key, names=(requester.get("name"),))
+        row["subject"] = scrub_text(ticket.get("subject"), key, names=names(ticket))
         metric_set = metrics.get(ticket["id"])
         if metric_set:
             row["metric_set"] = {k: v for k, v in metric_set.items() if k != "ticket_id"}
@@ -73,8 +76,9 @@ def normalize_page(
         return row
 
     return split_page(
-        FEED, location, page.get("tickets") or [], CHECK, clean, key, "requester", suppression
-    )
+        FEED, location, page.get("tickets") or [], CHECK, clean, key, "requester", suppression,
+        names,
+    )  # fmt: skip
 
 
 def _read_export(item: FileItemDict, key: bytes, suppression: Suppression | None) -> PageResult:

@@ -53,3 +53,20 @@ def test_scrub_text_removes_person_fields_of_raw_json():
     scrubbed = scrub_text(raw, KEY)
     assert "User 7" not in scrubbed and "0007" not in scrubbed and 'A\\"b' not in scrubbed
     assert scrubbed.count('"<removed>"') == 3 and '"title": "Checkout"' in scrubbed
+
+
+def test_a_quarantined_ticket_loses_its_requesters_name_and_phone():
+    from ingestion.tickets.source import normalize_page
+
+    ticket = {
+        "subject": "Slow (Ann Lee, +1 415 555 0005)",
+        "requester_id": 1,
+        "status": "open",
+        "created_at": "2026-11-05T16:26:48Z",
+        "updated_at": "2026-11-05T16:26:48Z",
+    }  # no id
+    users = [{"id": 1, "name": "Ann Lee", "email": "ann@example.com", "phone": "+1 415 555 0005"}]
+    result = normalize_page({"tickets": [ticket], "users": users}, "page-1", KEY)
+    assert result.rows == [] and len(result.quarantine) == 1
+    raw = result.quarantine[0]["raw_text"]
+    assert "Ann Lee" not in raw and "555" not in raw and "<name>" in raw
