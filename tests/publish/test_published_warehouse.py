@@ -27,11 +27,13 @@ RUNS = int(os.environ.get("CX_PUBLISH_SOAK_RUNS", "0"))
 
 
 def _slices(files: list[Path], runs: int) -> list[list[Path]]:
+    """The files in `runs` slices of consecutive delivery hours, none empty."""
     hours = sorted({file_hour(p) for p in files})
-    per = -(-len(hours) // runs)
+    assert len(hours) >= runs
+    bounds = [len(hours) * i // runs for i in range(runs + 1)]
     return [
-        [p for p in files if file_hour(p) in set(hours[i * per : (i + 1) * per])]
-        for i in range(runs)
+        [p for p in files if file_hour(p) in set(hours[a:b])]
+        for a, b in zip(bounds, bounds[1:], strict=False)
     ]
 
 
