@@ -28,11 +28,15 @@ PHONE_RE = re.compile(r"(?:\+\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]\d{3}[ .-]\d
 DROPPED_PERSON_FIELDS = ("name", "first_name", "last_name", "firstName", "lastName", "phone")
 
 
+def keyed_hash(normalized: str, key: bytes) -> str:
+    """HMAC-SHA256 of an already normalised value: the one keyed hash of the project."""
+    return hmac.new(key, normalized.encode(), hashlib.sha256).hexdigest()
+
+
 def hash_email(email: str | None, key: bytes) -> str | None:
     if not email:
         return None
-    normalized = email.strip().lower().encode()
-    return hmac.new(key, normalized, hashlib.sha256).hexdigest()
+    return keyed_hash(email.strip().lower(), key)
 
 
 def truncate_ip(ip: str | None) -> str | None:
@@ -48,8 +52,7 @@ def truncate_ip(ip: str | None) -> str | None:
 
 
 def _keyed(kind: str, value: str, key: bytes) -> str:
-    normalized = re.sub(r"[^0-9a-z@.+]", "", value.lower()).encode()
-    return f"<{kind}:{hmac.new(key, normalized, hashlib.sha256).hexdigest()[:16]}>"
+    return f"<{kind}:{keyed_hash(re.sub(r'[^0-9a-z@.+]', '', value.lower()), key)[:16]}>"
 
 
 def _ipv6_in_text(match: re.Match) -> str:

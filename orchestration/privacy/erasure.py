@@ -35,6 +35,7 @@ import duckdb
 
 from ingestion.common.pii import hash_email
 from ingestion.settings import ConfigError, Settings, pii_hash_key
+from orchestration.publish import publisher
 
 # Every schema the pipeline writes person-level rows to: dlt's raw tables and its merge staging
 # copies (raw_staging), dbt's staging, intermediate and marts. (ops holds aggregates, and the
@@ -187,9 +188,8 @@ def delete_person(con, found: Identities) -> dict[str, int]:
             where += [f"contains(\"{column}\", '{t}')" for t in tokens]
         if not where:
             continue
-        n = con.execute(f'delete from "{schema}"."{table}" where {" or ".join(where)}').fetchone()[
-            0
-        ]
+        sql = f'delete from "{schema}"."{table}" where {" or ".join(where)}'
+        n = con.execute(sql).fetchone()[0]
         if n:
             deleted[f"{schema}.{table}"] = n
     deleted.update(delete_orphans(con))
@@ -292,11 +292,6 @@ def _recompute_kpis(days: tuple[str, str], instance) -> None:
 def _drop_copies(settings: Settings) -> None:
     """Older Parquet snapshots (the current one was just republished) and dlt's local working
     folders (pending load packages could hold the person's records)."""
-    snapshots = settings.published_dir / "snapshots"
-    current = (settings.published_dir / "current").resolve()
-    if snapshots.exists():
-        for path in snapshots.iterdir():
-            if path.resolve() != current:
-                shutil.rmtree(path, ignore_errors=True)
+    publisher.prune(settings.published_dir / "snapshots", keep=1)  # the newest is current
     if Path(settings.pipelines_dir).exists():
         shutil.rmtree(settings.pipelines_dir)

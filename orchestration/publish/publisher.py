@@ -143,13 +143,16 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
     con.close()
     os.replace(tmp, target)  # the DuckDB file readers open: old or new, never half of one
     _swap_symlink(published_dir / "current", f"snapshots/{snapshot_id}")
-    removed = _prune(published_dir / "snapshots", keep=KEEP)
+    removed = prune(published_dir / "snapshots", keep=KEEP)
     return Snapshot(
         snapshot_id, target, parquet_dir, tables, checks, time.monotonic() - started, removed
     )
 
 
-def _prune(snapshots: Path, keep: int) -> list[str]:
+def prune(snapshots: Path, keep: int) -> list[str]:
+    """Remove all but the `keep` newest snapshot folders (ids sort by time); their names."""
+    if not snapshots.exists():
+        return []
     old = sorted(p for p in snapshots.iterdir() if p.is_dir())[:-keep]
     for path in old:
         shutil.rmtree(path, ignore_errors=True)
