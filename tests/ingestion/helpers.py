@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import duckdb
 
 from ingestion.events.source import events_source
@@ -37,3 +40,19 @@ def query(sql: str, settings: Settings | None = None) -> list[tuple]:
 
 def scalar(sql: str, settings: Settings | None = None):
     return query(sql, settings)[0][0]
+
+
+def withhold(landing: Path, held: Path) -> list[Path]:
+    """Move everything delivered so far out of the landing folder (to `held`): the files of the
+    feeds, to deliver back in slices with deliver()."""
+    shutil.move(landing, held)
+    landing.mkdir()
+    return sorted(p for p in held.rglob("*") if p.is_file() and "_simulator" not in p.parts)
+
+
+def deliver(files: list[Path], held: Path, landing: Path) -> None:
+    """Put withheld files back where the collector wrote them."""
+    for path in files:
+        dest = landing / path.relative_to(held)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)

@@ -1,0 +1,60 @@
+"""The first batch of a new warehouse, when only the events feed has delivered: tickets and
+surveys have no raw table yet. The run must succeed (their schema checks have nothing to judge,
+their freshness checks warn), publish, and the next batch with every feed must pick up where a
+clean run would."""
+
+import datetime as dt
+
+import pytest
+
+from ingestion.simulator.faults import file_hour
+from orchestration.run import run_pipeline
+from tests.ingestion.helpers import deliver, query, withhold
+from tests.orchestration.test_pipeline_e2e import _kpis, _truth_kpis
+
+FIRST_HOURS = 3
+
+
+def _check_results(result) -> dict[tuple[str, str], object]:
+    return {
+        (e.asset_key.to_user_string(), e.check_name): e
+        for e in result.get_asset_check_evaluations()
+    }
+
+
+@pytest.mark.timeout(900)
+def test_first_batch_with_events_only(cx_env, instance, tmp_path):
+    landing = cx_env["landing"]
+    held = tmp_path / "held"
+    files = withhold(landing, held)
+    events = [p for p in files if p.parts[-3] == "events"]
+    first = sorted({file_hour(p) for p in events})[:FIRST_HOURS]
+    deliver([p for p in events if file_hour(p) in first], held, landing)
+    hour = (first[-1] - dt.timedelta(hours=1)).strftime("%Y-%m-%d-%H:%M")
+
+    hourly, daily = run_pipeline(instance, hour, raise_on_error=False)
+
+    assert hourly.success and daily.success
+    checks = _check_results(hourly)
+    for table in ("tickets", "survey_responses"):
+        schema = checks[(f"raw/{table}", "schema")]
+        assert schema.passed, schema.description
+        assert "nothing delivered yet" in schema.description
+        assert checks[(f"raw/{table}", "values")].passed
+        freshness = checks[(f"raw/{table}", "freshness")]
+        assert not freshness.passed and freshness.severity.value == "WARN"
+    assert checks[("raw/events", "schema")].passed
+    loaded = query("select count(*) from raw.events")[0][0]
+    assert loaded > 0
+    assert query("select count(*) from marts.fct_sessions")[0][0] > 0
+
+    # The rest arrives: the whole world in one more batch equals a clean run's counts.
+    deliver(files, held, landing)
+    last = max(file_hour(p) for p in files) - dt.timedelta(hours=1)
+    results = run_pipeline(instance, last.strftime("%Y-%m-%d-%H:%M"))
+    assert [r.success for r in results] == [True, True]
+    totals = cx_env["truth"]["totals"]
+    for mart, total in (("fct_sessions", "sessions"), ("fct_tickets", "tickets"),
+                        ("fct_survey_responses", "survey_responses")):  # fmt: skip
+        assert query(f"select count(*) from marts.{mart}")[0][0] == totals[total], mart
+    assert _kpis() == _truth_kpis(cx_env["truth"])
