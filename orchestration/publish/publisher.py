@@ -65,7 +65,7 @@ class Snapshot:
     tables: dict[str, int]
     checks: dict[str, tuple[int, int]]
     seconds: float
-    removed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)  # stale leftovers, then pruned snapshots
 
 
 def consistency(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
@@ -83,8 +83,28 @@ def _swap_symlink(link: Path, target: str) -> None:
     os.replace(tmp, link)
 
 
+def leftovers(target: Path, published_dir: Path) -> list[Path]:
+    """What a publish killed mid-way (power loss, OOM kill: no `except` ran) left behind: its
+    temporary DuckDB file (and WAL) and its snapshot folder, newer than the one `current` names
+    and never published. Only one publish runs at a time (the DuckDB writers' pool), so any such
+    file is stale."""
+    found = sorted(target.parent.glob(f".{target.name}.*.tmp*"))
+    snapshots = published_dir / "snapshots"
+    current = published_dir / "current"
+    published = Path(os.readlink(current)).name if current.is_symlink() else ""
+    if snapshots.exists():
+        found += sorted(p for p in snapshots.iterdir() if p.is_dir() and p.name > published)
+    return found
+
+
 def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> Snapshot:
     started = time.monotonic()
+    stale = leftovers(target, published_dir)
+    for path in stale:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
     now = dt.datetime.now(dt.UTC)
     snapshot_id = f"{now:%Y%m%dT%H%M%S%fZ}-{run_id[:8]}"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -143,7 +163,7 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
     con.close()
     os.replace(tmp, target)  # the DuckDB file readers open: old or new, never half of one
     _swap_symlink(published_dir / "current", f"snapshots/{snapshot_id}")
-    removed = prune(published_dir / "snapshots", keep=KEEP)
+    removed = [p.name for p in stale] + prune(published_dir / "snapshots", keep=KEEP)
     return Snapshot(
         snapshot_id, target, parquet_dir, tables, checks, time.monotonic() - started, removed
     )

@@ -1,0 +1,69 @@
+"""The publisher's guarantees on a real warehouse (the small world through the real pipeline):
+a snapshot whose KPI totals differ from their facts is not published and changes nothing
+analysts read; what a killed publish left behind is removed by the next one."""
+
+import os
+
+import duckdb
+import pytest
+
+from ingestion.settings import Settings
+from orchestration.publish.publisher import PublishError, publish
+from orchestration.run import run_pipeline
+
+HOUR = "2026-11-06-23:00"  # the small world's last hour: the whole world in one batch
+
+
+def _published_id(path) -> str:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute("select snapshot_id from _published.snapshot").fetchone()[0]
+
+
+def _current(settings: Settings) -> str:
+    return os.readlink(settings.published_dir / "current")
+
+
+@pytest.mark.timeout(900)
+def test_inconsistent_snapshot_is_not_published_and_leftovers_go(cx_env, instance):
+    assert [r.success for r in run_pipeline(instance, HOUR)] == [True, True]
+    settings = Settings.from_env()
+    first = _published_id(settings.analytics_path)
+    snapshots = settings.published_dir / "snapshots"
+
+    # A publish killed mid-way (no `except` ran) left its temporary file, WAL and a partial
+    # Parquet folder, newer than the published one.
+    tmp = settings.analytics_path.with_name(f".{settings.analytics_path.name}.9999-dead.tmp")
+    wal = tmp.with_name(tmp.name + ".wal")
+    partial = snapshots / "99991231T235959000000Z-deadbeef"
+    for path in (tmp, wal):
+        path.write_bytes(b"half a file")
+    partial.mkdir()
+    (partial / "kpi_daily.parquet").write_bytes(b"half a file")
+    second = publish(settings.duckdb_path, settings.analytics_path, settings.published_dir, "run-2")
+    assert not tmp.exists() and not wal.exists() and not partial.exists()
+    assert {tmp.name, wal.name, partial.name} <= set(second.removed)
+    assert _published_id(settings.analytics_path) == second.snapshot_id != first
+    assert _current(settings) == f"snapshots/{second.snapshot_id}"
+
+    # The warehouse's facts lose a day the KPI mart still counts: the check must refuse it.
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        day, lost = con.execute(
+            "select cast(session_start_at as date), count(*) from marts.fct_sessions "
+            "group by 1 order by 1 desc limit 1"
+        ).fetchone()
+        con.execute(
+            "delete from marts.fct_sessions where cast(session_start_at as date) = ?", [day]
+        )
+    before = sorted(p.name for p in snapshots.iterdir())
+    with pytest.raises(PublishError, match="kpi_daily.sessions = fct_sessions") as refused:
+        publish(settings.duckdb_path, settings.analytics_path, settings.published_dir, "run-3")
+    assert "the previous snapshot stays" in str(refused.value)
+    # Nothing analysts read changed, and nothing was left behind.
+    assert _published_id(settings.analytics_path) == second.snapshot_id
+    assert _current(settings) == f"snapshots/{second.snapshot_id}"
+    assert sorted(p.name for p in snapshots.iterdir()) == before
+    assert list(settings.analytics_path.parent.glob(".*.tmp*")) == []
+    with duckdb.connect(str(settings.analytics_path), read_only=True) as con:
+        published_sessions = con.execute("select count(*) from marts.fct_sessions").fetchone()[0]
+    assert published_sessions == cx_env["truth"]["totals"]["sessions"] != 0
+    assert lost > 0
