@@ -68,7 +68,7 @@ def normalize_page(
     def clean(ticket: dict) -> dict:
         row = {k: v for k, v in ticket.items() if k not in DROPPED_FIELDS}
         requester = people.get(ticket.get("requester_id")) or {}
-        row["subject"] = scrub_text(ticket.get("subject"), key, names=names(ticket))
+        row["subject"] = scrub_text(ticket.get("subject"), key, names=(requester.get("name"),))
         metric_set = metrics.get(ticket["id"])
         if metric_set:
             row["metric_set"] = {k: v for k, v in metric_set.items() if k != "ticket_id"}

@@ -28,6 +28,7 @@ import json
 import shutil
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -151,13 +152,10 @@ def resolve(con, who: Identities) -> Identities:
 def _kpi_days(con, ids: set[str]) -> tuple[str, str] | None:
     id_list = _literal(ids or {""})
     parts = []
+    tables = _tables(con)
     for table, at in (("fct_sessions", "session_start_at"), ("fct_events", "event_at"),
                       ("fct_tickets", "created_at"), ("fct_survey_responses", "created_at")):  # fmt: skip
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = 'marts' "
-            "and table_name = ?", [table]
-        ).fetchone()[0]  # fmt: skip
-        if exists:
+        if ("marts", table) in tables:
             parts.append(
                 f"select min({at}) as lo, max({at}) as hi from marts.{table} "
                 f"where stitched_user_id in {id_list}"
@@ -232,8 +230,8 @@ def erase(
     key = pii_hash_key()
     who = Identities()
     if kind == "email":
-        who.email_hashes.add(hash_email(value, key))
         shown = hash_email(value, key)  # the audit never stores the raw email
+        who.email_hashes.add(shown)
     else:
         (who.user_ids if kind == "user_id" else who.anonymous_ids).add(value)
         shown = value
@@ -277,11 +275,8 @@ def _recompute_kpis(days: tuple[str, str], instance) -> None:
 
     from orchestration.run import run_job
 
-    if instance is None:
-        with dg.DagsterInstance.get() as inst:
-            result = run_job(inst, "cx_daily_kpis", days[0], days[1])
-    else:
-        result = run_job(instance, "cx_daily_kpis", days[0], days[1])
+    with dg.DagsterInstance.get() if instance is None else nullcontext(instance) as inst:
+        result = run_job(inst, "cx_daily_kpis", days[0], days[1])
     if not result.success:
         raise RuntimeError(
             f"KPI recompute for {days[0]}..{days[1]} failed (run {result.run_id}): the person's "

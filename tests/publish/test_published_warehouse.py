@@ -11,7 +11,6 @@ Skipped in `make test` (the end-to-end test runs the same readers across its pip
 
 import datetime as dt
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from ingestion.settings import Settings
 from ingestion.simulator.faults import file_hour
 from orchestration.publish.publisher import KEEP
 from orchestration.run import run_pipeline
+from tests.ingestion.helpers import deliver, withhold
 from tests.publish.readers import Readers, landing_pii, pii_found, published_equals_warehouse
 
 RUNS = int(os.environ.get("CX_PUBLISH_SOAK_RUNS", "0"))
@@ -41,17 +41,12 @@ def _slices(files: list[Path], runs: int) -> list[list[Path]]:
 def test_readers_across_many_pipeline_runs(cx_env, instance, tmp_path):
     landing = cx_env["landing"]
     world = tmp_path / "world"
-    shutil.move(landing, world)
-    landing.mkdir()
-    files = sorted(p for p in world.rglob("*") if p.is_file() and "_simulator" not in p.parts)
+    files = withhold(landing, world)
     settings = Settings.from_env()
     published = []
     with Readers(tmp_path, settings) as readers:
         for part in _slices(files, RUNS):
-            for path in part:
-                dest = landing / path.relative_to(world)
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, dest)
+            deliver(part, world, landing)
             hour = max(file_hour(p) for p in part) - dt.timedelta(hours=1)
             results = run_pipeline(instance, hour.strftime("%Y-%m-%d-%H:%M"))
             assert [r.success for r in results] == [True, True]
