@@ -6,7 +6,11 @@ import datetime as dt
 import gzip
 import json
 import math
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -99,9 +103,28 @@ def test_pipeline_matches_ground_truth_reruns_and_backfills_change_nothing(
     assert pii_found(settings.analytics_path, pii) == []
 
 
+def _dbt_unit_tests_pass() -> None:
+    """The scheduled runs skip dbt's unit tests (they test SQL, not data): run every one of them
+    here, on the warehouse the run just built (unit tests read their inputs' columns from it)."""
+    manifest = json.loads((PROJECT_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    defined = set(manifest["unit_tests"])
+    target = Path(Settings.from_env().data_dir) / "dbt_unit_tests"
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dbt"), "test", "--select", "test_type:unit",
+         "--profiles-dir", ".", "--target-path", str(target), "--quiet"],
+        cwd=PROJECT_ROOT / "dbt_project", capture_output=True, text=True,
+        env={**os.environ, "CX_DUCKDB_PATH": str(Settings.from_env().duckdb_path)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    results = json.loads((target / "run_results.json").read_text())["results"]
+    assert {r["unique_id"] for r in results if r["status"] == "pass"} == defined
+    assert len(defined) >= 10
+
+
 def _runs_match_truth_and_change_nothing(cx_env, instance):
     result = _run(instance)
     assert result.success
+    _dbt_unit_tests_pass()
     truth = cx_env["truth"]
     # The alert rules' metrics (orchestration/alerts/metrics.py) equal kpi_hourly's every hour.
     assert _alert_metrics_match_kpi_hourly() > 50  # the 5-day small world has 99 busy hours

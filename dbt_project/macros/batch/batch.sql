@@ -5,9 +5,9 @@
     exactly the keys those loads touch (messages, anonymous ids, persons; see models/intermediate/
     batch), so re-running a batch, or running several at once, gives the same tables.
 
-    Two vars widen a batch for repairs and backfills (Dagster passes a partition's window):
-    window_start / window_end ('YYYY-MM-DD HH:MM:SS', UTC, half-open) add every event in that
-    window, its persons and its KPI periods, whatever load brought them.
+    A window widens a batch for repairs and backfills (Dagster passes a partition's window as
+    --event-time-start / --event-time-end; see batch_window): every event in that window, its
+    persons and its KPI periods are rebuilt, whatever load brought them.
 
     The loads of a batch are recorded only when every model tagged `hourly_batch` succeeded in
     the run; the KPI row snapshots (int_batch__kpi_rows_before) are cleared only when every model
@@ -53,10 +53,15 @@
 {% endmacro %}
 
 
-{#- The window a run was asked to (re)build, as SQL timestamp literals, or none. -#}
+{#- The window a run was asked to (re)build, as SQL timestamp literals, or none: dbt's own
+    --event-time-start / --event-time-end (UTC, half-open; what Dagster passes for a partition),
+    else the vars window_start / window_end ('YYYY-MM-DD HH:MM:SS'). The flags are preferred:
+    changing a var makes dbt re-parse the whole project (~3 s a run), a flag does not. -#}
 {% macro batch_window() %}
-    {%- set start, end = var('window_start', none), var('window_end', none) -%}
+    {%- set start = invocation_args_dict.get('event_time_start') or var('window_start', none) -%}
+    {%- set end = invocation_args_dict.get('event_time_end') or var('window_end', none) -%}
     {%- if start is none or end is none -%}{{ return(none) }}{%- endif -%}
+    {%- set start, end = (start | string).replace('T', ' '), (end | string).replace('T', ' ') -%}
     {{ return(("cast('" ~ start ~ "' as " ~ dbt.type_timestamp() ~ ")",
                "cast('" ~ end ~ "' as " ~ dbt.type_timestamp() ~ ")")) }}
 {% endmacro %}
