@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import dlt
+import pyarrow as pa
 
 from ingestion.common.quarantine import quarantine_row
 from ingestion.common.suppression import Suppression
@@ -114,10 +115,22 @@ def ledger_row(
     }
 
 
+def not_null(table: pa.Table, columns: list[str]) -> pa.Table:
+    """`table` with `columns` declared non-nullable (zero-copy), as the dlt schema has its keys:
+    otherwise dlt warns on every Arrow batch that the hints differ."""
+    schema = table.schema
+    for name in columns:
+        i = schema.get_field_index(name)
+        schema = schema.set(i, schema.field(i).with_nullable(False))
+    return table.cast(schema)
+
+
 def side_table(items, feed: str, kind: str):
     """Route `items` to <feed>_quarantine or <feed>_ledger with that table's own key and hints
     (a plain table-name mark would inherit the feed resource's primary key)."""
     keys = {"quarantine": ["file", "position"], "ledger": ["file"]}[kind]
+    if isinstance(items, pa.Table):
+        items = not_null(items, keys)
     hints = dlt.mark.make_hints(
         table_name=f"{feed}_{kind}", write_disposition="append", primary_key=keys
     )

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from dlt.sources.filesystem import FileItemDict
 
 from ingestion.common.landing import file_label, landing_files, modified_at
-from ingestion.common.records import side_table
+from ingestion.common.records import not_null, side_table
 from ingestion.common.suppression import Suppression
 from ingestion.events.reader import EventBatchReader, LandingFile
 from ingestion.settings import pii_hash_key
@@ -63,7 +63,7 @@ def read_events(
     if suppression and events.num_rows:
         events = _suppress(events, batch.ledger, suppression)
     if events.num_rows:
-        yield events
+        yield not_null(events, ["message_id"])  # the primary key: quarantined when missing
     if batch.quarantine.num_rows:
         yield side_table(batch.quarantine, FEED, "quarantine")
     yield side_table(pa.Table.from_pylist(batch.ledger), FEED, "ledger")
