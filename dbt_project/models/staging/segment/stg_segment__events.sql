@@ -19,15 +19,41 @@ completed_loads as (
 
 ),
 
+{%- if is_incremental() %}
+
+batch_messages as (
+
+    select distinct message_id
+    from {{ source('segment', 'events') }}
+    where _dlt_load_id in (select load_id from {{ ref('int_batch__loads') }})
+
+),
+
+-- The loads holding any delivery of those messages (a narrow scan of two columns). Filtering the
+-- wide scan below by load lets DuckDB skip every other load's rows (raw.events is appended load
+-- by load): at 30 days of history the batch's select went from 4-10 s to 0.5 s.
+delivery_loads as (
+
+    select distinct _dlt_load_id as load_id
+    from {{ source('segment', 'events') }}
+    where message_id in (select message_id from batch_messages)
+
+),
+{%- endif %}
+
 source as (
 
     select * from {{ source('segment', 'events') }}
-    where _dlt_load_id in (select load_id from completed_loads)
+    -- One IN on the load: DuckDB turns its few values into a range filter on the scan (two INs
+    -- on the same column leave it scanning every row group).
+    where _dlt_load_id in (
+        select load_id from completed_loads
+        {%- if is_incremental() %}
+        where load_id in (select load_id from delivery_loads)
+        {%- endif %}
+    )
     {%- if is_incremental() %}
-        and message_id in (
-            select message_id from {{ source('segment', 'events') }}
-            where _dlt_load_id in (select load_id from {{ ref('int_batch__loads') }})
-        )
+        and message_id in (select message_id from batch_messages)
     {%- endif %}
 
 ),
