@@ -140,14 +140,18 @@ def reference_hour(event_files: list[Path], work: Path) -> float:
     return seconds
 
 
-def dbt_full_rebuild(warehouse: Path) -> float:
-    dbt = Path(sys.executable).parent / "dbt"
-    started = time.perf_counter()
+def dbt(args: list[str], warehouse: Path) -> None:
+    from orchestration.defs.transform.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
+
     subprocess.run(
-        [str(dbt), "build", "--full-refresh", "--quiet", "--profiles-dir", "."],
-        cwd=ROOT / "dbt_project", env={**os.environ, "CX_DUCKDB_PATH": str(warehouse)},
-        check=True,
+        [DBT_EXECUTABLE, *args, "--quiet", "--profiles-dir", "."], cwd=DBT_PROJECT_DIR,
+        env={**os.environ, "CX_DUCKDB_PATH": str(warehouse)}, check=True,
     )  # fmt: skip
+
+
+def dbt_full_rebuild(warehouse: Path) -> float:
+    started = time.perf_counter()
+    dbt(["build", "--full-refresh"], warehouse)
     return time.perf_counter() - started
 
 
@@ -164,11 +168,7 @@ def run_case(days: int, landing: Path, args) -> dict:
     settings = Settings.from_env()
     # As a deployment does (`make manifest`): parse the dbt project with the profile the runs use,
     # so each run's dbt re-uses that parse instead of parsing the whole project again.
-    subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "parse", "--quiet", "--profiles-dir", "."],
-        cwd=ROOT / "dbt_project", check=True,
-        env={**os.environ, "CX_DUCKDB_PATH": str(settings.duckdb_path)},
-    )  # fmt: skip
+    dbt(["parse"], settings.duckdb_path)
     first_batch = dt.datetime.combine(START + dt.timedelta(days=1), dt.time(BATCH_HOUR))
     history, batches = split_files(landing, first_batch, args.repeat)
     deliver(history, landing, settings.landing_dir)

@@ -9,8 +9,6 @@ import math
 import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -19,6 +17,7 @@ import pandas as pd
 from ingestion.events.reader import EventBatchReader
 from ingestion.settings import PROJECT_ROOT, Settings
 from orchestration.alerts import metrics
+from orchestration.defs.transform.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from orchestration.run import run_pipeline
 from tests.ingestion.helpers import query
 from tests.publish.readers import Readers, landing_pii, pii_found, published_equals_warehouse
@@ -106,14 +105,15 @@ def test_pipeline_matches_ground_truth_reruns_and_backfills_change_nothing(
 def _dbt_unit_tests_pass() -> None:
     """The scheduled runs skip dbt's unit tests (they test SQL, not data): run every one of them
     here, on the warehouse the run just built (unit tests read their inputs' columns from it)."""
-    manifest = json.loads((PROJECT_ROOT / "dbt_project" / "target" / "manifest.json").read_text())
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
     defined = set(manifest["unit_tests"])
-    target = Path(Settings.from_env().data_dir) / "dbt_unit_tests"
+    settings = Settings.from_env()
+    target = settings.data_dir / "dbt_unit_tests"
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "test", "--select", "test_type:unit",
-         "--profiles-dir", ".", "--target-path", str(target), "--quiet"],
-        cwd=PROJECT_ROOT / "dbt_project", capture_output=True, text=True,
-        env={**os.environ, "CX_DUCKDB_PATH": str(Settings.from_env().duckdb_path)},
+        [DBT_EXECUTABLE, "test", "--select", "test_type:unit", "--profiles-dir", ".",
+         "--target-path", str(target), "--quiet"],
+        cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
+        env={**os.environ, "CX_DUCKDB_PATH": str(settings.duckdb_path)},
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     results = json.loads((target / "run_results.json").read_text())["results"]

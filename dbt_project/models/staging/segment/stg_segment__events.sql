@@ -31,7 +31,7 @@ batch_messages as (
 
 -- The loads holding any delivery of those messages (a narrow scan of two columns). Filtering the
 -- wide scan below by load lets DuckDB skip every other load's rows (raw.events is appended load
--- by load): at 30 days of history the batch's select went from 4-10 s to 0.5 s.
+-- by load): at 30 days of history the model's batch run went from 15.9 s to 1.25 s.
 delivery_loads as (
 
     select distinct _dlt_load_id as load_id
