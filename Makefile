@@ -34,9 +34,11 @@ $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 
 # Parsed with the warehouse path and target the runs use: dbt re-parses the whole project (~3 s a
 # dbt run) when the profile differs from the one its saved parse was made with.
+# A full parse (--no-partial-parse): dbt's partial parsing misses a changed macro that a model
+# calls in its config() (its hooks stayed the old ones); the runs then re-use this parse.
 manifest: $(STAMP)
 	cd dbt_project && CX_DUCKDB_PATH="$$(cd .. && $(BIN)/python -c 'from ingestion.settings import Settings; print(Settings.from_env().duckdb_path)')" \
-		../$(BIN)/dbt parse --profiles-dir . --quiet
+		../$(BIN)/dbt parse --profiles-dir . --quiet --no-partial-parse
 
 demo-data: $(STAMP)
 	$(BIN)/python -m ingestion.simulator --out $(CX_DATA_DIR)/landing --if-missing $(DEMO_ARGS)
