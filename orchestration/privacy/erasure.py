@@ -191,6 +191,8 @@ def delete_person(con, found: Identities) -> dict[str, int]:
         if n:
             deleted[f"{schema}.{table}"] = n
     deleted.update(delete_orphans(con))
+    marts = [t.split(".", 1)[1] for t in deleted if t.startswith("marts.")]
+    publisher.record_changed_whole(con, marts, forget=found.ids)  # the next publish: a new file
     return deleted
 
 

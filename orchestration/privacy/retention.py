@@ -23,6 +23,7 @@ from collections.abc import Mapping
 import duckdb
 
 from ingestion.settings import ConfigError, Settings
+from orchestration.publish.publisher import record_changed_whole
 
 DEFAULT_DAYS = 400
 RETENTION = {
@@ -94,6 +95,8 @@ def purge(settings: Settings, days: int, now: dt.datetime | None = None) -> dict
             if n:
                 deleted[table] = n
         deleted.update(delete_orphans(con))
+        # The next publish writes a new analysts' copy: no purged row stays in it.
+        record_changed_whole(con, [t.split(".", 1)[1] for t in deleted if t.startswith("marts.")])
         con.execute(
             "create schema if not exists ops; create table if not exists ops.retention_runs "
             "(run_at timestamptz, cutoff timestamptz, days integer, rows_deleted json)"

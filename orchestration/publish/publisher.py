@@ -33,6 +33,19 @@ import duckdb
 KEEP = 3
 SCHEMA = "marts"
 META_TABLE = "_published.snapshot"
+# The person-level marts, which dbt rebuilds person by person (macros/batch/batch.sql) and logs in
+# CHANGES: a snapshot copies the previous one and, for those persons only, deletes the rows that
+# differ from the warehouse's and inserts the warehouse's (by each mart's key). The second column
+# dates the rows: their Parquet is one file per UTC day, and the days with no differing row are
+# hard links to the previous snapshot's files. (None: one Parquet file.)
+PERSON_MARTS = {
+    "fct_events": ("message_id", "event_at"),
+    "fct_page_views": ("page_view_id", "viewed_at"),
+    "fct_sessions": ("session_id", "session_start_at"),
+    "dim_users": ("stitched_user_id", None),
+}
+PERSON = "stitched_user_id"
+CHANGES = "ops.person_changes"
 
 # (name, SQL returning (kpi total, fact total)) — evaluated on the snapshot before it is published,
 # and by the reader test on every query. Totals over the days the facts cover (facts older than the
@@ -66,6 +79,8 @@ class Snapshot:
     checks: dict[str, tuple[int, int]]
     seconds: float
     removed: list[str] = field(default_factory=list)  # stale leftovers, then pruned snapshots
+    modes: dict[str, str] = field(default_factory=dict)  # per mart: copied "full" or "N persons"
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per step
 
 
 def consistency(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
@@ -110,20 +125,56 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{snapshot_id}.tmp")
     parquet_dir = published_dir / "snapshots" / snapshot_id
-    con = duckdb.connect(str(tmp))
+    previous = _previous(target, published_dir)
+    with duckdb.connect() as probe:
+        probe.execute(f"attach '{warehouse}' as wh (read_only)")
+        through, full = _changes(probe, previous.changes_through if previous else None)
+    if full is None or full & set(PERSON_MARTS):
+        # Nothing to patch, or a person-level mart changed whole (first build, full refresh,
+        # retention purge, erasure): a new file, every mart copied, no deleted row's bytes kept.
+        previous = None
+    con = None
+    steps: dict[str, float] = {}
+    clock = time.monotonic()
     try:
+        if previous is not None:
+            shutil.copyfile(target, tmp)  # sequential, and the base the person patches apply to
+            steps["copy previous file"] = time.monotonic() - clock
+        con = duckdb.connect(str(tmp))
         con.execute("set TimeZone = 'UTC'")
         con.execute(f"attach '{warehouse}' as wh (read_only)")
-        names = [r[0] for r in con.execute(
-            "select table_name from information_schema.tables where table_catalog = 'wh' "
-            "and table_schema = ? and table_type = 'BASE TABLE' order by 1", [SCHEMA]
-        ).fetchall()]  # fmt: skip
-        con.execute(f"create schema {SCHEMA}")
-        tables = {}
+        names = _marts(con, "wh")
+        con.execute(f"create schema if not exists {SCHEMA}")
+        con.execute("drop schema if exists _published cascade")
+        for name in set(_marts(con, current_database(con))) - set(names):
+            con.execute(f"drop table {SCHEMA}.{name}")
+        if previous is not None:
+            con.execute(
+                f"create temp table _changed as select distinct model, person_id from wh.{CHANGES} "
+                "where seq > ? and seq <= ? and person_id is not null",
+                [previous.changes_through, through],
+            )  # fmt: skip
+        tables, modes, changed_days = {}, {}, {}
         for name in names:
-            con.execute(f"create table {SCHEMA}.{name} as select * from wh.{SCHEMA}.{name}")
+            if previous is None or name in full or not _same_columns(con, name):
+                con.execute(
+                    f"create or replace table {SCHEMA}.{name} as select * from wh.{SCHEMA}.{name}"
+                )
+                modes[name] = "full"
+            else:  # a person-level mart whose persons dbt recorded since the last snapshot
+                persons, changed_days[name] = _patch_persons(con, name)
+                modes[name] = f"{persons} persons"
             tables[name] = con.execute(f"select count(*) from {SCHEMA}.{name}").fetchone()[0]
+            expected = con.execute(f"select count(*) from wh.{SCHEMA}.{name}").fetchone()[0]
+            if tables[name] != expected:  # a change no log recorded: copy it whole after all
+                con.execute(
+                    f"create or replace table {SCHEMA}.{name} as select * from wh.{SCHEMA}.{name}"
+                )
+                modes[name] = f"full (the patch gave {tables[name]:,} rows, not {expected:,})"
+                changed_days.pop(name, None)
+                tables[name] = expected
         con.execute("detach wh")
+        steps["marts"] = time.monotonic() - clock - sum(steps.values())
         checks = consistency(con)
         failed = {k: v for k, v in checks.items() if v[0] != v[1]}
         if failed:
@@ -135,14 +186,16 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
         con.execute("create schema _published")
         con.execute(
             f"create table {META_TABLE} as select ? as snapshot_id, ? as published_at, "
-            "? as run_id, ? as source, ? as tables",
-            [snapshot_id, now, run_id, str(warehouse), json.dumps(tables)],
+            "? as run_id, ? as source, ? as tables, ? as changes_through",
+            [snapshot_id, now, run_id, str(warehouse), json.dumps(tables), through],
         )
         parquet_dir.mkdir(parents=True)
         for name in names:
-            con.execute(
-                f"copy {SCHEMA}.{name} to '{parquet_dir / (name + '.parquet')}' (format parquet)"
-            )
+            _write_parquet(
+                con, name, parquet_dir, previous.parquet_dir if previous else None,
+                changed_days.get(name),
+            )  # fmt: skip
+        steps["parquet"] = time.monotonic() - clock - sum(steps.values())
         (parquet_dir / "_snapshot.json").write_text(
             json.dumps(
                 {
@@ -155,9 +208,12 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
             )  # fmt: skip
         )
         con.execute("checkpoint")
+        steps["checkpoint"] = time.monotonic() - clock - sum(steps.values())
     except BaseException:
-        con.close()
+        if con is not None:
+            con.close()
         tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
         shutil.rmtree(parquet_dir, ignore_errors=True)
         raise
     con.close()
@@ -165,8 +221,161 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
     _swap_symlink(published_dir / "current", f"snapshots/{snapshot_id}")
     removed = [p.name for p in stale] + prune(published_dir / "snapshots", keep=KEEP)
     return Snapshot(
-        snapshot_id, target, parquet_dir, tables, checks, time.monotonic() - started, removed
+        snapshot_id, target, parquet_dir, tables, checks, time.monotonic() - started, removed,
+        modes, {k: round(v, 2) for k, v in steps.items()},
+    )  # fmt: skip
+
+
+@dataclass
+class _Previous:
+    changes_through: int | None
+    parquet_dir: Path | None  # None: its Parquet snapshot is gone (pruned)
+
+
+def _previous(target: Path, published_dir: Path) -> _Previous | None:
+    """The published snapshot a new one can start from, or None (none yet, or unreadable)."""
+    if not target.exists():
+        return None
+    try:
+        with duckdb.connect(str(target), read_only=True) as con:
+            cursor = con.execute(f"select * from {META_TABLE}")
+            meta = dict(zip([d[0] for d in cursor.description], cursor.fetchone(), strict=True))
+    except (duckdb.Error, TypeError):  # no such table, or no row
+        return None
+    folder = published_dir / "snapshots" / meta["snapshot_id"]
+    return _Previous(meta.get("changes_through"), folder if folder.is_dir() else None)
+
+
+def current_database(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("select current_database()").fetchone()[0]
+
+
+def _marts(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_catalog = ? "
+        "and table_schema = ? and table_type = 'BASE TABLE' order by 1", [catalog, SCHEMA]
+    ).fetchall()]  # fmt: skip
+
+
+def _changes(con: duckdb.DuckDBPyConnection, since: int | None) -> tuple[int | None, set | None]:
+    """The warehouse's person-change log (dbt's `record_person_changes`) after entry `since`:
+    (its latest entry, the marts changed whole since), or None for the marts when the log cannot
+    say what changed (no previous snapshot, no log, entries already dropped)."""
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_catalog = 'wh' "
+        "and table_schema = 'ops' and table_name = ?", [CHANGES.split(".")[1]]
+    ).fetchone()[0]  # fmt: skip
+    if not exists:
+        return None, None
+    low, high = con.execute(f"select min(seq), max(seq) from wh.{CHANGES}").fetchone()
+    if since is None or high is None or low > since + 1 and high > since:
+        return high, None
+    full = {r[0] for r in con.execute(
+        f"select distinct model from wh.{CHANGES} where seq > ? and seq <= ? and person_id is null",
+        [since, high]).fetchall()}  # fmt: skip
+    return high, full | (set(_marts(con, "wh")) - set(PERSON_MARTS))
+
+
+def _same_columns(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    sql = (
+        "select list(column_name || ' ' || data_type order by ordinal_position) "
+        "from information_schema.columns where table_catalog = ? and table_schema = ? "
+        "and table_name = ?"
     )
+    mine = con.execute(sql, [current_database(con), SCHEMA, name]).fetchone()[0]
+    return mine is not None and mine == con.execute(sql, ["wh", SCHEMA, name]).fetchone()[0]
+
+
+def _day(name: str) -> str:
+    return f"coalesce(strftime({PERSON_MARTS[name][1]}, '%Y-%m-%d'), 'undated')"
+
+
+def _patch_persons(con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, set]:
+    """Bring the rows of the persons dbt rebuilt since the previous snapshot up to the warehouse:
+    delete the published rows that differ, insert the warehouse's that differ (most of a rebuilt
+    person's rows come out the same). (persons, the days — 'YYYY-MM-DD' — of the differing rows)."""
+    key, dated = PERSON_MARTS[name]
+    persons = f"{PERSON} in (select person_id from _changed where model = '{name}')"
+    mine, theirs = f"{SCHEMA}.{name}", f"wh.{SCHEMA}.{name}"
+    for temp, table in (("_mine", mine), ("_theirs", theirs)):  # each read once
+        con.execute(f"create or replace temp table {temp} as select * from {table} where {persons}")
+    con.execute(
+        "create or replace temp table _gone as select * from _mine except all select * from _theirs"
+    )
+    con.execute(
+        "create or replace temp table _new as select * from _theirs except all select * from _mine"
+    )
+    days: set[str] = set()
+    if dated:
+        days = {r[0] for r in con.execute(
+            f"select {_day(name)} from _gone union select {_day(name)} from _new").fetchall()}  # fmt: skip
+    con.execute(f"delete from {mine} where {key} in (select {key} from _gone)")
+    con.execute(f"insert into {mine} by name select * from _new")
+    count = con.execute(f"select count(*) from _changed where model = '{name}'").fetchone()[0]
+    return count, days
+
+
+def _write_parquet(
+    con: duckdb.DuckDBPyConnection, name: str, parquet_dir: Path, previous: Path | None,
+    changed_days: set[str] | None,
+) -> None:  # fmt: skip
+    """`<mart>.parquet`, or for the dated person-level marts `<mart>/<YYYY-MM-DD>.parquet` per
+    day: the days whose rows did not change are hard links to the previous snapshot's files
+    (same filesystem, no bytes copied)."""
+    if PERSON_MARTS.get(name, (None, None))[1] is None:
+        con.execute(
+            f"copy {SCHEMA}.{name} to '{parquet_dir / (name + '.parquet')}' (format parquet)"
+        )
+        return
+    folder = parquet_dir / name
+    folder.mkdir()
+    where = ""
+    if changed_days is not None and previous is not None and (previous / name).is_dir():
+        for old in (previous / name).glob("*.parquet"):
+            if old.name.split(".")[0] not in changed_days | {"empty"}:
+                os.link(old, folder / old.name)
+        if not changed_days:
+            where = "where false"
+        else:
+            where = f"where {_day(name)} in ({', '.join(repr(d) for d in sorted(changed_days))})"
+    parts = folder / ".parts"
+    con.execute(
+        f"copy (select *, {_day(name)} as _day from {SCHEMA}.{name} {where}) to '{parts}' "
+        "(format parquet, partition_by (_day), write_partition_columns false)"
+    )
+    for part in sorted(parts.glob("_day=*/*.parquet")):
+        day = part.parent.name.split("=", 1)[1]
+        n = len(list(folder.glob(f"{day}.*parquet")))
+        part.rename(folder / (f"{day}.parquet" if n == 0 else f"{day}.{n}.parquet"))
+    shutil.rmtree(parts, ignore_errors=True)
+    if not any(folder.glob("*.parquet")):  # an empty mart: a file with its columns, no rows
+        con.execute(
+            f"copy (select * from {SCHEMA}.{name} limit 0) to '{folder / 'empty.parquet'}' (format parquet)"
+        )
+
+
+def parquet_source(snapshot: Path, name: str) -> str:
+    """SQL reading one mart from a Parquet snapshot folder (a file, or a folder of days)."""
+    if (snapshot / name).is_dir():
+        return f"read_parquet('{snapshot / name}/*.parquet')"
+    return f"read_parquet('{snapshot / name}.parquet')"
+
+
+def record_changed_whole(con: duckdb.DuckDBPyConnection, marts, forget=()) -> None:
+    """For changes made outside dbt's person batches (retention purges, erasure): the next
+    publish writes a new file and copies these marts whole, leaving nothing deleted behind.
+    `forget`: person ids to drop from the log itself (an erased person's)."""
+    con.execute(
+        f"create schema if not exists ops; create table if not exists {CHANGES} "
+        "(seq bigint, model varchar, person_id varchar, changed_at timestamp)"
+    )
+    if forget:
+        con.execute(f"delete from {CHANGES} where person_id in (select unnest(?))", [list(forget)])
+    for mart in marts:
+        con.execute(
+            f"insert into {CHANGES} select coalesce(max(seq), 0) + 1, ?, null, "
+            f"current_timestamp from {CHANGES}", [mart]
+        )  # fmt: skip
 
 
 def prune(snapshots: Path, keep: int) -> list[str]:

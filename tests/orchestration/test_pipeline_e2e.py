@@ -121,6 +121,13 @@ def _dbt_unit_tests_pass() -> None:
     assert len(defined) >= 10
 
 
+def _newest_publish_copied(instance) -> dict[str, str]:
+    """How the newest publish copied each mart (its `copied` metadata table)."""
+    record = instance.fetch_materializations(dg.AssetKey(["analytics", "published"]), limit=1)
+    table = record.records[0].asset_materialization.metadata["copied"].value
+    return dict(re.findall(r"^\| (\w+) \| (.+?) \|$", table, flags=re.M))
+
+
 def _runs_match_truth_and_change_nothing(cx_env, instance):
     result = _run(instance)
     assert result.success
@@ -228,6 +235,11 @@ def _runs_match_truth_and_change_nothing(cx_env, instance):
     assert stg["events_later_than_lookback"].value == 1
     assert stg["batch_messages"].value >= 1
     assert query(orders_sql)[0][0] == orders_before + 1
+    # Its publish copied only the persons dbt rebuilt into the previous snapshot (the published
+    # copy is compared with the warehouse, row for row, at the end of the test).
+    copied = _newest_publish_copied(instance)
+    assert copied["fct_events"] == copied["dim_users"] == "2 persons"  # u-late, a-late
+    assert copied["kpi_daily"] == "full"
 
 
 def test_failed_run_rerun_ends_where_a_clean_run_would(cx_env, instance, monkeypatch):

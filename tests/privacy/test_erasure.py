@@ -118,7 +118,7 @@ def test_erasure_everywhere_and_replays_keep_the_person_out(cx_env, instance):
     snapshots = list((settings.published_dir / "snapshots").iterdir())
     assert len(snapshots) == 1
     with duckdb.connect() as con:
-        for parquet in snapshots[0].glob("*.parquet"):
+        for parquet in snapshots[0].rglob("*.parquet"):  # the facts: a folder of days
             for t in tokens:
                 n = con.execute(
                     f"select count(*) from read_parquet('{parquet}') as p "

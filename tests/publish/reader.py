@@ -60,13 +60,18 @@ def from_parquet(published: Path) -> dict:
     con = duckdb.connect()
     try:
         for table in ("kpi_daily", "fct_sessions", "fct_events", "fct_tickets"):
-            con.execute(
-                f"create view {table} as select * from read_parquet('{folder / table}.parquet')"
-            )
+            con.execute(f"create view {table} as select * from {parquet(folder, table)}")
         snapshot = json.loads((folder / "_snapshot.json").read_text())["snapshot_id"]
         return {"snapshot": snapshot, "bad": mismatches(con, "")}
     finally:
         con.close()
+
+
+def parquet(snapshot: Path, table: str) -> str:
+    """A mart of a Parquet snapshot: `<mart>.parquet`, or the facts' `<mart>/<day>.parquet`."""
+    if (snapshot / table).is_dir():
+        return f"read_parquet('{snapshot / table}/*.parquet')"
+    return f"read_parquet('{snapshot / table}.parquet')"
 
 
 def from_connection(con) -> dict:

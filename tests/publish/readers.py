@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.settings import Settings
+from tests.publish.reader import parquet
 
 READER = Path(__file__).with_name("reader.py")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
@@ -145,7 +146,7 @@ def published_equals_warehouse(settings: Settings) -> None:
         "select distinct table_schema from information_schema.tables where table_catalog = 'pub'"
     ).fetchall()} == {"marts", "_published"}  # fmt: skip
     for mart in marts:
-        for other in (f"pub.marts.{mart}", f"read_parquet('{current / mart}.parquet')"):
+        for other in (f"pub.marts.{mart}", parquet(current, mart)):
             diff = con.execute(
                 f"select (select count(*) from (select * from wh.marts.{mart} except all "
                 f"select * from {other})) + (select count(*) from (select * from {other} "

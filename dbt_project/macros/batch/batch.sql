@@ -21,6 +21,12 @@
         processed_at {{ dbt.type_timestamp() }},
         invocation_id {{ dbt.type_string() }}
     );
+    create table if not exists ops.person_changes (
+        seq {{ dbt.type_bigint() }},
+        model {{ dbt.type_string() }},
+        person_id {{ dbt.type_string() }},
+        changed_at {{ dbt.type_timestamp() }}
+    );
 {% endmacro %}
 
 
@@ -112,15 +118,40 @@
 
 
 {#- The configuration every person-level model shares: incremental, its batch persons' rows
-    deleted first (pre-hook), rebuilt rows appended; runs after int_batch__persons. -#}
+    deleted first (pre-hook), rebuilt rows appended, the persons recorded for the publisher
+    (post-hook); runs after int_batch__persons. -#}
 {% macro person_incremental() -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='append',
         pre_hook="{{ delete_batch_persons() }}",
+        post_hook="{{ record_person_changes() }}",
         tags=['hourly_batch'],
     ) }}
     {%- do ref('int_batch__persons') -%}
+{%- endmacro %}
+
+
+{#- Post-hook of the person-level marts: which persons' rows the run replaced, for the publisher
+    of the analysts' copy (orchestration/publish/publisher.py), which then copies only those
+    persons' rows. One `seq` per model and run; a NULL person means every row changed (first
+    build, full refresh). Entries older than 7 days are dropped: a publisher further behind
+    finds a gap in `seq` and copies everything. -#}
+{% macro record_person_changes() -%}
+    {%- if config.get('schema') == 'marts' -%}
+    insert into ops.person_changes
+    select
+        (select coalesce(max(seq), 0) + 1 from ops.person_changes),
+        '{{ this.identifier }}',
+        {% if is_incremental() -%}
+        person_id, current_timestamp
+    from {{ ref('int_batch__persons') }}
+        {%- else -%}
+        cast(null as {{ dbt.type_string() }}), current_timestamp
+        {%- endif %};
+    delete from ops.person_changes
+    where changed_at < {{ dbt.dateadd('day', -7, 'current_timestamp') }}
+    {%- endif -%}
 {%- endmacro %}
 
 

@@ -37,6 +37,7 @@ def cx_published(context: dg.AssetExecutionContext, warehouse: WarehouseResource
         snap.snapshot_id, len(snap.tables), sum(snap.tables.values()), snap.seconds, snap.path,
     )  # fmt: skip
     rows = "\n".join(f"| {name} | {count:,} |" for name, count in snap.tables.items())
+    modes = "\n".join(f"| {name} | {mode} |" for name, mode in snap.modes.items())
     checks = "\n".join(f"| {name} | {a:,} | {b:,} |" for name, (a, b) in snap.checks.items())
     return dg.MaterializeResult(
         metadata={
@@ -46,11 +47,15 @@ def cx_published(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             "marts": len(snap.tables),
             "rows": sum(snap.tables.values()),
             "tables": dg.MetadataValue.md("| mart | rows |\n|---|---:|\n" + rows),
+            # How each mart came over: "full" (copied whole) or "N persons" (only the persons
+            # dbt rebuilt since the previous snapshot: publisher.PERSON_MARTS).
+            "copied": dg.MetadataValue.md("| mart | copied |\n|---|---|\n" + modes),
             "consistency": dg.MetadataValue.md(
                 "| check | KPI total | fact total |\n|---|---:|---:|\n" + checks
             ),
             "snapshots_removed": snap.removed,
             "seconds": round(snap.seconds, 2),
+            "seconds_by_step": dg.MetadataValue.json(snap.steps),
         }
     )
 
