@@ -146,7 +146,7 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
         names = _marts(con, "wh")
         con.execute(f"create schema if not exists {SCHEMA}")
         con.execute("drop schema if exists _published cascade")
-        for name in set(_marts(con, current_database(con))) - set(names):
+        for name in set(_marts(con, _current_database(con))) - set(names):
             con.execute(f"drop table {SCHEMA}.{name}")
         if previous is not None:
             con.execute(
@@ -246,7 +246,7 @@ def _previous(target: Path, published_dir: Path) -> _Previous | None:
     return _Previous(meta.get("changes_through"), folder if folder.is_dir() else None)
 
 
-def current_database(con: duckdb.DuckDBPyConnection) -> str:
+def _current_database(con: duckdb.DuckDBPyConnection) -> str:
     return con.execute("select current_database()").fetchone()[0]
 
 
@@ -282,7 +282,7 @@ def _same_columns(con: duckdb.DuckDBPyConnection, name: str) -> bool:
         "from information_schema.columns where table_catalog = ? and table_schema = ? "
         "and table_name = ?"
     )
-    mine = con.execute(sql, [current_database(con), SCHEMA, name]).fetchone()[0]
+    mine = con.execute(sql, [_current_database(con), SCHEMA, name]).fetchone()[0]
     return mine is not None and mine == con.execute(sql, ["wh", SCHEMA, name]).fetchone()[0]
 
 
@@ -352,13 +352,6 @@ def _write_parquet(
         con.execute(
             f"copy (select * from {SCHEMA}.{name} limit 0) to '{folder / 'empty.parquet'}' (format parquet)"
         )
-
-
-def parquet_source(snapshot: Path, name: str) -> str:
-    """SQL reading one mart from a Parquet snapshot folder (a file, or a folder of days)."""
-    if (snapshot / name).is_dir():
-        return f"read_parquet('{snapshot / name}/*.parquet')"
-    return f"read_parquet('{snapshot / name}.parquet')"
 
 
 def record_changed_whole(con: duckdb.DuckDBPyConnection, marts, forget=()) -> None:
