@@ -156,15 +156,10 @@
 {%- endmacro %}
 
 
-{#- `<keyword> column in (the batch's persons)` in an incremental run; nothing otherwise. With
-    `relation` (the table the query reads), as a fetch of those rows (macros/cross_db/rows_where). -#}
-{% macro only_batch_persons(column='stitched_user_id', keyword='where', relation=none) -%}
+{#- `<keyword> column in (the batch's persons)` in an incremental run; nothing otherwise. -#}
+{% macro only_batch_persons(column='stitched_user_id', keyword='where') -%}
     {%- if is_incremental() -%}
-    {{ keyword }} {% if relation is not none -%}
-        {{ rows_where(relation, [in_batch_persons(column)]) }}
-    {%- else -%}
-        {{ in_batch_persons(column) }}
-    {%- endif %}
+    {{ keyword }} {{ in_batch_persons(column) }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -39,7 +39,7 @@
     left join {{ rel.dim_users }} as u on t.stitched_user_id = u.stitched_user_id
     where {{ condition or 'true' }}
     {%- if families == 'person' %}
-        and {{ rows_where(rel[relation], ['stitched_user_id in (' ~ persons ~ ')'], alias='t') }}
+        and t.stitched_user_id in ({{ persons }})
     {%- endif %}
     {%- endfor %}
 {%- endmacro %}

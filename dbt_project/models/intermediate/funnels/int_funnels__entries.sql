@@ -12,7 +12,7 @@ events as (
     select stitched_user_id, message_id, event_at, funnel_step, device_type, country
     from {{ ref('fct_events') }}
     where funnel_step > 0
-    {{ only_batch_persons(keyword='and', relation=ref('fct_events')) }}
+    {{ only_batch_persons(keyword='and') }}
 
 ),
 

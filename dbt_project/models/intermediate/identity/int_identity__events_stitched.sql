@@ -16,11 +16,11 @@ events as (
 
     select * from {{ ref('stg_segment__events') }}
     {%- if is_incremental() %}
-    where {{ rows_where(ref('stg_segment__events'), [
-        in_batch_persons('user_id'),
-        in_batch_persons('anonymous_id'),
-        'anonymous_id in (select anonymous_id from identity where ' ~ in_batch_persons('user_id') ~ ')',
-    ]) }}
+    where {{ in_batch_persons('user_id') }}
+        or {{ in_batch_persons('anonymous_id') }}
+        or anonymous_id in (
+            select anonymous_id from identity where {{ in_batch_persons('user_id') }}
+        )
     {%- endif %}
 
 ),

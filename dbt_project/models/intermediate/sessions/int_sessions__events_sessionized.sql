@@ -11,7 +11,7 @@ events as (
 
     select * from {{ ref('int_identity__events_stitched') }}
     where event_type in ('track', 'page', 'screen')
-    {{ only_batch_persons(keyword='and', relation=ref('int_identity__events_stitched')) }}
+    {{ only_batch_persons(keyword='and') }}
 
 ),
 

@@ -9,14 +9,14 @@ with
 events as (
 
     select * from {{ ref('int_identity__events_stitched') }}
-    {{ only_batch_persons(relation=ref('int_identity__events_stitched')) }}
+    {{ only_batch_persons() }}
 
 ),
 
 sessions as (
 
     select * from {{ ref('fct_sessions') }}
-    {{ only_batch_persons(relation=ref('fct_sessions')) }}
+    {{ only_batch_persons() }}
 
 ),
 

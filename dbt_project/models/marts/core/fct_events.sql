@@ -8,14 +8,14 @@ with
 events as (
 
     select * from {{ ref('int_identity__events_stitched') }}
-    {{ only_batch_persons(relation=ref('int_identity__events_stitched')) }}
+    {{ only_batch_persons() }}
 
 ),
 
 sessionized as (
 
     select message_id, session_id from {{ ref('int_sessions__events_sessionized') }}
-    {{ only_batch_persons(relation=ref('int_sessions__events_sessionized')) }}
+    {{ only_batch_persons() }}
 
 )
 

@@ -15,4 +15,4 @@ select
     country
 from {{ ref('fct_events') }}
 where event_type in ('page', 'screen')
-{{ only_batch_persons(keyword='and', relation=ref('fct_events')) }}
+{{ only_batch_persons(keyword='and') }}

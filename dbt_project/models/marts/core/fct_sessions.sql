@@ -8,7 +8,7 @@ with
 events as (
 
     select * from {{ ref('int_sessions__events_sessionized') }}
-    {{ only_batch_persons(relation=ref('int_sessions__events_sessionized')) }}
+    {{ only_batch_persons() }}
 
 ),
 
