@@ -136,10 +136,14 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
     con = None
     steps: dict[str, float] = {}
     clock = time.monotonic()
+
+    def lap(step: str) -> None:
+        steps[step] = time.monotonic() - clock - sum(steps.values())
+
     try:
         if previous is not None:
             shutil.copyfile(target, tmp)  # sequential, and the base the person patches apply to
-            steps["copy previous file"] = time.monotonic() - clock
+            lap("copy previous file")
         con = duckdb.connect(str(tmp))
         con.execute("set TimeZone = 'UTC'")
         con.execute(f"attach '{warehouse}' as wh (read_only)")
@@ -156,10 +160,8 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
             )  # fmt: skip
         tables, modes, changed_days = {}, {}, {}
         for name in names:
-            if previous is None or name in full or not _same_columns(con, name):
-                con.execute(
-                    f"create or replace table {SCHEMA}.{name} as select * from wh.{SCHEMA}.{name}"
-                )
+            if previous is None or name not in PERSON_MARTS or not _same_columns(con, name):
+                _copy_whole(con, name)
                 modes[name] = "full"
             else:  # a person-level mart whose persons dbt recorded since the last snapshot
                 persons, changed_days[name] = _patch_persons(con, name)
@@ -167,14 +169,12 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
             tables[name] = con.execute(f"select count(*) from {SCHEMA}.{name}").fetchone()[0]
             expected = con.execute(f"select count(*) from wh.{SCHEMA}.{name}").fetchone()[0]
             if tables[name] != expected:  # a change no log recorded: copy it whole after all
-                con.execute(
-                    f"create or replace table {SCHEMA}.{name} as select * from wh.{SCHEMA}.{name}"
-                )
+                _copy_whole(con, name)
                 modes[name] = f"full (the patch gave {tables[name]:,} rows, not {expected:,})"
                 changed_days.pop(name, None)
                 tables[name] = expected
         con.execute("detach wh")
-        steps["marts"] = time.monotonic() - clock - sum(steps.values())
+        lap("marts")
         checks = consistency(con)
         failed = {k: v for k, v in checks.items() if v[0] != v[1]}
         if failed:
@@ -195,7 +195,7 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
                 con, name, parquet_dir, previous.parquet_dir if previous else None,
                 changed_days.get(name),
             )  # fmt: skip
-        steps["parquet"] = time.monotonic() - clock - sum(steps.values())
+        lap("parquet")
         (parquet_dir / "_snapshot.json").write_text(
             json.dumps(
                 {
@@ -208,7 +208,7 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
             )  # fmt: skip
         )
         con.execute("checkpoint")
-        steps["checkpoint"] = time.monotonic() - clock - sum(steps.values())
+        lap("checkpoint")
     except BaseException:
         if con is not None:
             con.close()
@@ -259,8 +259,8 @@ def _marts(con: duckdb.DuckDBPyConnection, catalog: str) -> list[str]:
 
 def _changes(con: duckdb.DuckDBPyConnection, since: int | None) -> tuple[int | None, set | None]:
     """The warehouse's person-change log (dbt's `record_person_changes`) after entry `since`:
-    (its latest entry, the marts changed whole since), or None for the marts when the log cannot
-    say what changed (no previous snapshot, no log, entries already dropped)."""
+    (its latest entry, the marts logged as changed whole since), or None for the marts when the
+    log cannot say what changed (no previous snapshot, no log, entries already dropped)."""
     exists = con.execute(
         "select count(*) from information_schema.tables where table_catalog = 'wh' "
         "and table_schema = 'ops' and table_name = ?", [CHANGES.split(".")[1]]
@@ -273,7 +273,11 @@ def _changes(con: duckdb.DuckDBPyConnection, since: int | None) -> tuple[int | N
     full = {r[0] for r in con.execute(
         f"select distinct model from wh.{CHANGES} where seq > ? and seq <= ? and person_id is null",
         [since, high]).fetchall()}  # fmt: skip
-    return high, full | (set(_marts(con, "wh")) - set(PERSON_MARTS))
+    return high, full
+
+
+def _copy_whole(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    con.execute(f"create or replace table {SCHEMA}.{name} as select * from wh.{SCHEMA}.{name}")
 
 
 def _same_columns(con: duckdb.DuckDBPyConnection, name: str) -> bool:
