@@ -9,6 +9,7 @@ lines read = events loaded + lines quarantined.
 from __future__ import annotations
 
 import functools
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,20 +28,22 @@ from ingestion.settings import pii_hash_key
 FEED = "events"
 
 
-@functools.lru_cache(maxsize=1)
+_READER_LOCK = threading.Lock()
+
+
 def _reader(hash_key: bytes, memory_limit: str, threads: int) -> EventBatchReader:
     """One in-memory DuckDB reader per process and settings (opening one costs ~25 ms, once per
-    batch of files otherwise); it holds no file, only its memory limit."""
+    batch of files otherwise); it holds no file, only its memory limit. Locked: the first two
+    batches ask for it at once, from dlt's extract threads."""
+    with _READER_LOCK:
+        return _cached_reader(hash_key, memory_limit, threads)
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_reader(hash_key: bytes, memory_limit: str, threads: int) -> EventBatchReader:
     return EventBatchReader(hash_key, memory_limit=memory_limit, threads=threads)
 
 
-@dlt.transformer(
-    name="events",
-    write_disposition="append",
-    primary_key="message_id",
-    max_table_nesting=0,
-    parallelized=True,
-)
 def read_events(
     items: list[FileItemDict],
     memory_limit: str = "2GB",
@@ -92,5 +95,19 @@ def events_source(
     """New event files under `landing_dir`/events, read `files_per_batch` at a time; events of
     the people on the erasure `suppression` list are dropped (and counted in the ledger)."""
     files = landing_files(Path(landing_dir) / FEED, "**/*.jsonl.gz", files_per_batch)
-    reader = read_events(memory_limit=memory_limit, suppression=suppression)
-    return (files | reader).with_name("events")
+
+    # Two batches are parsed at once (dlt's extract workers) while the main thread writes the
+    # previous batch's Parquet. The settings are bound here, in a closure: binding them as
+    # arguments of a parallelized transformer (`read_events_resource(memory_limit=...)`) makes
+    # dlt 1.31 re-wrap the bare function, and every batch then runs in the main thread.
+    @dlt.transformer(
+        name="events",
+        write_disposition="append",
+        primary_key="message_id",
+        max_table_nesting=0,
+        parallelized=True,
+    )
+    def events(items: list[FileItemDict]) -> Iterator[pa.Table]:
+        yield from read_events(items, memory_limit=memory_limit, suppression=suppression)
+
+    return files | events

@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
+import ingestion.events.source as events_source_module
 from tests.ingestion.helpers import query, run_feed, scalar
 
 
@@ -25,6 +27,24 @@ def test_events_match_ground_truth_and_reconcile(cx_env):
     assert files == delivery["event_files"]
     by_type = dict(query("select type, count(distinct message_id) from raw.events group by 1"))
     assert by_type == delivery["by_type"]
+
+
+def test_event_batches_are_parsed_in_dlt_extract_workers(cx_env, monkeypatch):
+    """The events transformer is parallelized: batches are parsed in dlt's extract threads while
+    the main thread writes Parquet (dlt drops the parallel wrapper of a transformer whose
+    arguments are bound by calling it, and everything then runs in the main thread)."""
+    threads, parse = [], events_source_module.read_events
+
+    def recording(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        yield from parse(*args, **kwargs)
+
+    monkeypatch.setattr(events_source_module, "read_events", recording)
+    counts = run_feed("events", files_per_batch=4)
+    delivery = cx_env["truth"]["delivery"]
+    assert counts["events"] == delivery["unique_events"] + delivery["duplicate_lines"]
+    assert len(threads) > 2  # several batches
+    assert "MainThread" not in threads, threads
 
 
 def test_rerun_loads_nothing_and_new_files_are_picked_up(cx_env):
