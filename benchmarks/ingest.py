@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ingestion.events.source import events_source  # noqa: E402
-from ingestion.pipelines import make_pipeline  # noqa: E402
+from ingestion.pipelines import feed_pipeline  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
 from ingestion.simulator import SimConfig, load_truth, simulate  # noqa: E402
 
@@ -55,9 +55,9 @@ def world(events: int, days: int, out: Path) -> tuple[Path, dict]:
 def run_pipeline(landing: Path, work: Path) -> tuple[float, dict]:
     shutil.rmtree(work, ignore_errors=True)
     settings = Settings.from_env({"CX_DATA_DIR": str(work), "CX_LANDING_DIR": str(landing)})
-    pipeline = make_pipeline("events", settings)
-    started = time.perf_counter()
-    pipeline.run(events_source(landing_dir=landing), loader_file_format="parquet")
+    started = time.perf_counter()  # opening and closing the warehouse file included
+    with feed_pipeline("events", settings) as pipeline:
+        pipeline.run(events_source(landing_dir=landing), loader_file_format="parquet")
     seconds = time.perf_counter() - started
     steps = {
         s.step: (s.finished_at - s.started_at).total_seconds() for s in pipeline.last_trace.steps

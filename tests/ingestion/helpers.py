@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.events.source import events_source
-from ingestion.pipelines import make_pipeline
+from ingestion.pipelines import feed_pipeline
 from ingestion.settings import Settings
 from ingestion.surveys.source import surveys_source
 from ingestion.tickets.source import tickets_source
@@ -24,8 +24,8 @@ def run_feed(feed: str, settings: Settings | None = None, **source_args) -> dict
     else:
         mode = source_args.pop("mode", "files")
         source = SOURCES[feed](mode, landing_dir=settings.landing_dir, **source_args)
-    pipeline = make_pipeline(feed, settings)
-    pipeline.run(source, loader_file_format="parquet")
+    with feed_pipeline(feed, settings) as pipeline:
+        pipeline.run(source, loader_file_format="parquet")
     return dict(pipeline.last_trace.last_normalize_info.row_counts)
 
 

@@ -16,7 +16,7 @@ import duckdb
 from ingestion.common.pii import hash_email
 from ingestion.common.suppression import Suppression
 from ingestion.events.source import events_source
-from ingestion.pipelines import make_pipeline
+from ingestion.pipelines import feed_pipeline
 from ingestion.settings import Settings, pii_hash_key
 from ingestion.surveys.source import surveys_source
 from ingestion.tickets.source import tickets_source
@@ -151,7 +151,8 @@ def test_erasure_everywhere_and_replays_keep_the_person_out(cx_env, instance):
         ("tickets", tickets_source("files", settings.landing_dir, suppression=suppression)),
         ("surveys", surveys_source("files", settings.landing_dir, suppression=suppression)),
     ):
-        make_pipeline(feed, settings).run(source, loader_file_format="parquet")
+        with feed_pipeline(feed, settings) as pipeline:
+            pipeline.run(source, loader_file_format="parquet")
     with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
         for ledger in ("events_ledger", "tickets_ledger", "surveys_ledger"):
             read, loaded, quarantined, suppressed = con.execute(

@@ -16,7 +16,7 @@ from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
 
 from ingestion.common.suppression import Suppression
 from ingestion.events.source import events_source
-from ingestion.pipelines import RAW_DATASET, make_pipeline
+from ingestion.pipelines import RAW_DATASET, feed_pipeline
 from ingestion.settings import Settings
 from ingestion.surveys.source import surveys_source
 from ingestion.tickets.source import tickets_source
@@ -47,18 +47,18 @@ def run_feed(
 ) -> Iterator[dg.MaterializeResult]:
     # People erased from the warehouse: their records are dropped while reading (and counted).
     suppression = Suppression.load(settings.duckdb_path)
-    pipeline = make_pipeline(feed, settings)
     started = time.monotonic()
     context.log.info("loading %s into %s (%s)", feed, settings.duckdb_path, RAW_DATASET)
-    results = list(
-        dlt_resource.run(
-            context=context,
-            dlt_source=source_factory(settings, suppression),
-            dlt_pipeline=pipeline,
-            loader_file_format="parquet",
+    with feed_pipeline(feed, settings) as pipeline:
+        results = list(
+            dlt_resource.run(
+                context=context,
+                dlt_source=source_factory(settings, suppression),
+                dlt_pipeline=pipeline,
+                loader_file_format="parquet",
+            )
         )
-    )
-    counts = reconcile(pipeline, feed, table)
+        counts = reconcile(pipeline, feed, table)
     seconds = round(time.monotonic() - started, 2)
     context.log.info(
         "%s: read %s, loaded %s, quarantined %s, suppressed %s, superseded %s in %ss; "
