@@ -121,9 +121,8 @@ load_kpis as (
 
     select
         kpi_period, segment_type, segment_value,
-        {{ percentile('page_load_ms', 0.5) }} as p50_page_load_ms,
-        {{ percentile('page_load_ms', 0.75) }} as p75_page_load_ms,
-        {{ percentile('page_load_ms', 0.95) }} as p95_page_load_ms
+        -- p50, p75, p95 in one aggregate state (see percentiles())
+        {{ percentiles('page_load_ms', [0.5, 0.75, 0.95]) }} as page_load_percentiles
     from ({{ unpivot_segments('page_views', segments) }}) as segmented
     group by kpi_period, segment_type, segment_value
 
@@ -177,9 +176,12 @@ select
         as bounce_rate_pct,
     cast({{ pct('session_kpis.sessions_with_errors', 'session_kpis.sessions') }} as {{ type_double() }})
         as error_session_rate_pct,
-    cast(load_kpis.p50_page_load_ms as {{ type_double() }}) as p50_page_load_ms,
-    cast(load_kpis.p75_page_load_ms as {{ type_double() }}) as p75_page_load_ms,
-    cast(load_kpis.p95_page_load_ms as {{ type_double() }}) as p95_page_load_ms,
+    cast({{ list_element('load_kpis.page_load_percentiles', 1) }} as {{ type_double() }})
+        as p50_page_load_ms,
+    cast({{ list_element('load_kpis.page_load_percentiles', 2) }} as {{ type_double() }})
+        as p75_page_load_ms,
+    cast({{ list_element('load_kpis.page_load_percentiles', 3) }} as {{ type_double() }})
+        as p95_page_load_ms,
     cast(coalesce(survey_kpis.nps_responses, 0) as {{ dbt.type_bigint() }}) as nps_responses,
     cast(survey_kpis.nps as {{ type_double() }}) as nps,
     cast(coalesce(survey_kpis.csat_responses, 0) as {{ dbt.type_bigint() }}) as csat_responses,
