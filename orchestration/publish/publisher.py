@@ -294,6 +294,19 @@ def _day(name: str) -> str:
     return f"coalesce(strftime({PERSON_MARTS[name][1]}, '%Y-%m-%d'), 'undated')"
 
 
+def _on_days(column: str, days: set[str]) -> str:
+    """`column` on one of `days` ('YYYY-MM-DD' or 'undated'), as ranges of the column itself: DuckDB
+    then reads the column as stored (and can skip row groups by their min/max) instead of
+    formatting every row's timestamp (half the time of `_day(...) in (...)` on a month of events)."""
+    ranges = [
+        f"({column} >= timestamp '{d}' and {column} < timestamp '{d}' + interval 1 day)"
+        for d in sorted(dt.date.fromisoformat(day).isoformat() for day in days - {"undated"})
+    ]
+    if "undated" in days:
+        ranges.append(f"{column} is null")
+    return " or ".join(ranges) or "false"
+
+
 def _patch_persons(con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, set]:
     """Bring the rows of the persons dbt rebuilt since the previous snapshot up to the warehouse:
     delete the published rows that differ, insert the warehouse's that differ (most of a rebuilt
@@ -338,10 +351,7 @@ def _write_parquet(
         for old in (previous / name).glob("*.parquet"):
             if old.name.split(".")[0] not in changed_days | {"empty"}:
                 os.link(old, folder / old.name)
-        if not changed_days:
-            where = "where false"
-        else:
-            where = f"where {_day(name)} in ({', '.join(repr(d) for d in sorted(changed_days))})"
+        where = f"where {_on_days(PERSON_MARTS[name][1], changed_days)}"
     parts = folder / ".parts"
     con.execute(
         f"copy (select *, {_day(name)} as _day from {SCHEMA}.{name} {where}) to '{parts}' "
