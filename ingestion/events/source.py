@@ -97,9 +97,9 @@ def events_source(
     files = landing_files(Path(landing_dir) / FEED, "**/*.jsonl.gz", files_per_batch)
 
     # Two batches are parsed at once (dlt's extract workers) while the main thread writes the
-    # previous batch's Parquet. The settings are bound here, in a closure: binding them as
-    # arguments of a parallelized transformer (`read_events_resource(memory_limit=...)`) makes
-    # dlt 1.31 re-wrap the bare function, and every batch then runs in the main thread.
+    # previous batch's Parquet. The settings are bound here, in a closure: calling a
+    # parallelized transformer to bind them (`transformer(memory_limit=...)`) makes dlt 1.31
+    # wrap the bare function again, and every batch then runs in the main thread.
     @dlt.transformer(
         name="events",
         write_disposition="append",
