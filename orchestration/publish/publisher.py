@@ -261,11 +261,7 @@ def _changes(con: duckdb.DuckDBPyConnection, since: int | None) -> tuple[int | N
     """The warehouse's person-change log (dbt's `record_person_changes`) after entry `since`:
     (its latest entry, the marts logged as changed whole since), or None for the marts when the
     log cannot say what changed (no previous snapshot, no log, entries already dropped)."""
-    exists = con.execute(
-        "select count(*) from information_schema.tables where table_catalog = 'wh' "
-        "and table_schema = 'ops' and table_name = ?", [CHANGES.split(".")[1]]
-    ).fetchone()[0]  # fmt: skip
-    if not exists:
+    if not _has_log(con, "wh"):
         return None, None
     low, high = con.execute(f"select min(seq), max(seq) from wh.{CHANGES}").fetchone()
     if since is None or high is None or low > since + 1 and high > since:
@@ -274,6 +270,15 @@ def _changes(con: duckdb.DuckDBPyConnection, since: int | None) -> tuple[int | N
         f"select distinct model from wh.{CHANGES} where seq > ? and seq <= ? and person_id is null",
         [since, high]).fetchall()}  # fmt: skip
     return high, full
+
+
+def _has_log(con: duckdb.DuckDBPyConnection, catalog: str) -> bool:
+    """Whether the warehouse attached as `catalog` has the person-change log."""
+    schema, table = CHANGES.split(".")
+    return con.execute(
+        "select count(*) > 0 from information_schema.tables where table_catalog = ? "
+        "and table_schema = ? and table_name = ?", [catalog, schema, table]
+    ).fetchone()[0]  # fmt: skip
 
 
 def _copy_whole(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -371,11 +376,11 @@ def _write_parquet(
 def record_changed_whole(con: duckdb.DuckDBPyConnection, marts, forget=()) -> None:
     """For changes made outside dbt's person batches (retention purges, erasure): the next
     publish writes a new file and copies these marts whole, leaving nothing deleted behind.
-    `forget`: person ids to drop from the log itself (an erased person's)."""
-    con.execute(
-        f"create schema if not exists ops; create table if not exists {CHANGES} "
-        "(seq bigint, model varchar, person_id varchar, changed_at timestamp)"
-    )
+    `forget`: person ids to drop from the log itself (an erased person's). Without a log (dbt
+    creates it: macros/batch/batch.sql) nothing is recorded: no publish can then be patched from
+    one, every publish copies everything."""
+    if not _has_log(con, _current_database(con)):
+        return
     if forget:
         con.execute(f"delete from {CHANGES} where person_id in (select unnest(?))", [list(forget)])
     for mart in marts:
