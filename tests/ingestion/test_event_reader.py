@@ -103,10 +103,19 @@ def test_no_raw_email_or_ip_survives(reader):
         context={"ip": "198.51.100.23", "traits": {"email": "jane.doe@example.com"}},
     )
     ipv6 = _event(messageId="v6", context={"ip": "2001:db8:abcd:12::1"})
-    broken = '{"messageId": "x", "email": "leak@example.com", "ip": "192.0.2.55", oops'
-    result = reader.read(
-        [_file("events/c.jsonl.gz", [json.dumps(identify), json.dumps(ipv6), broken])]
+    # The IP after nested objects, and traits after the IP, in spaced-out JSON
+    ip_last = _event(
+        messageId="ip-last", context={"page": {"url": "https://x/"}, "ip": "192.0.2.77"}
     )
+    traits_last = _event(
+        messageId="traits-last",
+        context={"ip": "192.0.2.88", "traits": {"email": "late@example.com"}},
+    )
+    broken = '{"messageId": "x", "email": "leak@example.com", "ip": "192.0.2.55", oops'
+    lines = [
+        json.dumps(e, indent=1).replace("\n", "") for e in (identify, ipv6, ip_last, traits_last)
+    ]
+    result = reader.read([_file("events/c.jsonl.gz", [*lines, broken])])
     by_id = {row["message_id"]: row for row in result.events.to_pylist()}
     traits = json.loads(by_id["id-1"]["traits"])
     assert traits == {"plan": "pro", "email_hash": hash_email("jane.doe@example.com", KEY)}
@@ -114,11 +123,20 @@ def test_no_raw_email_or_ip_survives(reader):
     assert context["ip"] == "198.51.100.0"
     assert context["traits"] == {"email_hash": hash_email("jane.doe@example.com", KEY)}
     assert json.loads(by_id["v6"]["context"])["ip"] == "2001:db8:abcd::"
+    assert json.loads(by_id["ip-last"]["context"]) == {
+        "page": {"url": "https://x/"},
+        "ip": "192.0.2.0",
+    }
+    assert json.loads(by_id["traits-last"]["context"]) == {
+        "ip": "192.0.2.0",
+        "traits": {"email_hash": hash_email("late@example.com", KEY)},
+    }
     everything = json.dumps(result.events.to_pylist(), default=str) + json.dumps(
         result.quarantine.to_pylist(), default=str
     )
     for secret in ("Jane.Doe@Example.com", "jane.doe@example.com", "leak@example.com",
-                   "198.51.100.23", "192.0.2.55", "2001:db8:abcd:12::1"):  # fmt: skip
+                   "late@example.com", "198.51.100.23", "192.0.2.55", "192.0.2.77", "192.0.2.88",
+                   "2001:db8:abcd:12::1"):  # fmt: skip
         assert secret not in everything
 
 
