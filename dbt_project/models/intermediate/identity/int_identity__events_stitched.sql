@@ -2,6 +2,9 @@
 -- identified as (so activity before sign-up counts for the user); else the anonymous id.
 -- Incremental by person: a batch deletes its persons' rows and rebuilds them from every event
 -- that may belong to them (their user id, their anonymous ids, the anonymous ids linked to them).
+-- It carries the columns the marts use, not the raw JSON (properties, context) nor the delivery
+-- bookkeeping: a batch rebuilds its persons' whole histories, rows spread over the whole table,
+-- and reading the wide columns of those rows was most of this model's time.
 {{ person_incremental() }}
 
 with
@@ -14,7 +17,27 @@ identity as (
 
 events as (
 
-    select * from {{ ref('stg_segment__events') }}
+    select
+        message_id,
+        event_type,
+        event_name,
+        anonymous_id,
+        user_id,
+        received_at,
+        event_at,
+        traits,
+        page_path,
+        page_load_ms,
+        device_type,
+        browser,
+        country,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        referrer,
+        deliveries,
+        is_future_dated
+    from {{ ref('stg_segment__events') }}
     {%- if is_incremental() %}
     where {{ in_batch_persons('user_id') }}
         or {{ in_batch_persons('anonymous_id') }}
