@@ -48,10 +48,10 @@ def feed_pipeline(name: str, settings: Settings) -> Iterator[dlt.Pipeline]:
             # inserting without keeping it is ~40% faster on large loads.
             "preserve_insertion_order": False,
             # Raw text columns (event context and properties JSON, ticket and survey records)
-            # are long and written once: ZSTD stores them in ~20% less space than DuckDB's
-            # default string compression (dictionary + FSST), whose analysis was most of the load
-            # step's CPU (1M events: 4.4 -> 3.1 CPU-s, 2.6 -> 1.9 s). Scans read them as fast.
-            # Only this connection's writes use it: dbt's and the publisher's are unaffected.
+            # are long: ZSTD stores them in ~20% less space than DuckDB's default string
+            # compression (dictionary + FSST), whose analysis was most of the load step's CPU
+            # (1M events: 4.4 -> 3.1 CPU-s, 2.6 -> 1.9 s). Scans read them as fast. Only this
+            # connection's writes use it: dbt's and the publisher's keep DuckDB's default.
             "force_compression": "zstd",
         },
     )
