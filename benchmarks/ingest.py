@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ingestion.events.source import events_source  # noqa: E402
-from ingestion.pipelines import feed_pipeline  # noqa: E402
+from ingestion.pipelines import RAW_STORAGE, feed_pipeline  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
 from ingestion.simulator import SimConfig, load_truth, simulate  # noqa: E402
 
@@ -88,7 +88,7 @@ def run_reference(landing: Path, work: Path, config: dict | None = None) -> tupl
 def run_reference_zstd(landing: Path, work: Path) -> tuple[float, dict]:
     """For comparison only, not the target's reference: the same statement storing its text
     columns with ZSTD, as the pipeline's warehouse connection does (see ingestion/pipelines.py)."""
-    return run_reference(landing, work, {"force_compression": "zstd"})
+    return run_reference(landing, work, {"force_compression": RAW_STORAGE["force_compression"]})
 
 
 def machine() -> dict:

@@ -27,6 +27,18 @@ _CONFIG = {
     # One writer: parallel load jobs into one DuckDB table only contend for its lock.
     "load.workers": 1,
 }
+# How the warehouse connection of a feed run writes the raw tables.
+RAW_STORAGE = {
+    # Raw rows carry their file and line; their physical order does not matter, and inserting
+    # without keeping it is ~40% faster on large loads.
+    "preserve_insertion_order": False,
+    # Raw text columns (event context and properties JSON, ticket and survey records) are long:
+    # ZSTD stores them in ~20% less space than DuckDB's default string compression (dictionary +
+    # FSST), whose analysis was most of the load step's CPU (1M events: 4.4 -> 3.1 CPU-s, 2.6 ->
+    # 1.9 s). Scans read them as fast. Only this connection's writes use it: dbt's and the
+    # publisher's keep DuckDB's default.
+    "force_compression": "zstd",
+}
 
 
 @contextlib.contextmanager
@@ -42,18 +54,7 @@ def feed_pipeline(name: str, settings: Settings) -> Iterator[dlt.Pipeline]:
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(
         str(settings.duckdb_path),
-        config={
-            "memory_limit": settings.duckdb_memory_limit,
-            # Raw rows carry their file and line; their physical order does not matter, and
-            # inserting without keeping it is ~40% faster on large loads.
-            "preserve_insertion_order": False,
-            # Raw text columns (event context and properties JSON, ticket and survey records)
-            # are long: ZSTD stores them in ~20% less space than DuckDB's default string
-            # compression (dictionary + FSST), whose analysis was most of the load step's CPU
-            # (1M events: 4.4 -> 3.1 CPU-s, 2.6 -> 1.9 s). Scans read them as fast. Only this
-            # connection's writes use it: dbt's and the publisher's keep DuckDB's default.
-            "force_compression": "zstd",
-        },
+        config={"memory_limit": settings.duckdb_memory_limit, **RAW_STORAGE},
     )
     try:
         yield dlt.pipeline(
