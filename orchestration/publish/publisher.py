@@ -153,9 +153,12 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
         for name in set(_marts(con, _current_database(con))) - set(names):
             con.execute(f"drop table {SCHEMA}.{name}")
         if previous is not None:
+            # Per mart and person, the time from which dbt rebuilt their rows (null: all of them).
             con.execute(
-                f"create temp table _changed as select distinct model, person_id from wh.{CHANGES} "
-                "where seq > ? and seq <= ? and person_id is not null",
+                "create temp table _changed as select model, person_id, case when count(*) = "
+                "count(rebuilt_from_at) then min(rebuilt_from_at) end as rebuilt_from_at "
+                f"from wh.{CHANGES} where seq > ? and seq <= ? and person_id is not null "
+                "group by model, person_id",
                 [previous.changes_through, through],
             )  # fmt: skip
         tables, modes, changed_days = {}, {}, {}
@@ -313,11 +316,24 @@ def _on_days(column: str, days: set[str]) -> str:
 
 
 def _patch_persons(con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, set]:
-    """Bring the rows of the persons dbt rebuilt since the previous snapshot up to the warehouse:
-    delete the published rows that differ, insert the warehouse's that differ (most of a rebuilt
-    person's rows come out the same). (persons, the days — 'YYYY-MM-DD' — of the differing rows)."""
+    """Bring the rows dbt rebuilt since the previous snapshot up to the warehouse: delete the
+    published rows that differ, insert the warehouse's that differ (most of a rebuilt person's rows
+    come out the same). The rows are those of the logged persons, from the time each was rebuilt
+    from (earlier rows did not change), with the earliest of those times as a literal bound so
+    that DuckDB skips older blocks. (persons, the days — 'YYYY-MM-DD' — of the differing rows)."""
     key, dated = PERSON_MARTS[name]
     persons = f"{PERSON} in (select person_id from _changed where model = '{name}')"
+    if dated:
+        persons += (  # the IN first: DuckDB then checks the EXISTS on those persons' rows only
+            f" and exists (select 1 from _changed c where c.model = '{name}' and c.person_id = {PERSON} "
+            f"and (c.rebuilt_from_at is null or {dated} >= c.rebuilt_from_at))"
+        )
+        whole, bound = con.execute(
+            "select count(*) - count(rebuilt_from_at), min(rebuilt_from_at) from _changed "
+            "where model = ?", [name],
+        ).fetchone()  # fmt: skip
+        if whole == 0 and bound is not None:
+            persons += f" and {dated} >= timestamp '{bound:%Y-%m-%d %H:%M:%S.%f}'"
     mine, theirs = f"{SCHEMA}.{name}", f"wh.{SCHEMA}.{name}"
     for temp, table in (("_mine", mine), ("_theirs", theirs)):  # each read once
         con.execute(f"create or replace temp table {temp} as select * from {table} where {persons}")

@@ -10,7 +10,8 @@
     persons and its KPI periods are rebuilt, whatever load brought them.
 
     The loads of a batch are recorded only when every model tagged `hourly_batch` succeeded in
-    the run; the KPI row snapshots (int_batch__kpi_rows_before) are cleared only when every model
+    the run, and only then are the batch's persons (ops.pending_persons: which rows the run
+    rebuilds, decided from the tables as they were before it) forgotten; the KPI row snapshots (int_batch__kpi_rows_before) are cleared only when every model
     tagged `kpi_batch` succeeded. A failed or partial run therefore leaves the batch in place and
     the next run repeats it. -#}
 
@@ -25,7 +26,16 @@
         seq {{ dbt.type_bigint() }},
         model {{ dbt.type_string() }},
         person_id {{ dbt.type_string() }},
-        changed_at {{ dbt.type_timestamp() }}
+        changed_at {{ dbt.type_timestamp() }},
+        rebuilt_from_at {{ dbt.type_timestamp() }}
+    );
+    {#- warehouses created before rebuilt_from_at existed (DuckDB / Postgres syntax) #}
+    alter table ops.person_changes add column if not exists rebuilt_from_at {{ dbt.type_timestamp() }};
+    create table if not exists ops.pending_persons (
+        person_id {{ dbt.type_string() }},
+        rebuild_from_at {{ dbt.type_timestamp() }},
+        invocation_id {{ dbt.type_string() }},
+        recorded_at {{ dbt.type_timestamp() }}
     );
 {% endmacro %}
 
@@ -50,6 +60,7 @@
             insert into ops.processed_loads
             select load_id, current_timestamp, '{{ invocation_id }}'
             from {{ intermediate }}.int_batch__loads;
+            delete from ops.pending_persons;
         {%- endif -%}
         {%- if _tag_complete(results, 'kpi_batch') -%}
             delete from {{ intermediate }}.int_batch__kpi_rows_before
@@ -79,11 +90,75 @@
 {%- endmacro %}
 
 
-{#- Pre-hook of the person-level incremental models: drop every row of the batch's persons; the
-    model then appends their rebuilt rows. Nothing on a first build or a full refresh. -#}
-{% macro delete_batch_persons(column='stitched_user_id') -%}
+{#- `the row belongs to a batch person and lies in the part of their history the batch rebuilds`:
+    `time_column` at or after the person's rebuild_from_at (int_batch__persons; null = their
+    whole history) - or, with `lookback_days`, at or after the start of the UTC day that many
+    days before it (for rows that look forward in time, like funnel entries). When every batch
+    person has a rebuild_from_at, the earliest of them is added as a literal bound, which lets the
+    engine skip the storage blocks of older rows. -#}
+{% macro in_batch_rebuild(column, time_column, lookback_days=none) -%}
+    {#- The IN first: DuckDB then evaluates the correlated EXISTS on the batch persons' rows
+        only (a delete on the stitched events at 30 days: 1.3 s without it, 0.04 s with it). #}
+    {{ in_batch_persons(column) }}
+    and exists (
+        select 1 from {{ ref('int_batch__persons') }} as batch_person
+        where batch_person.person_id = {{ column }}
+            and (batch_person.rebuild_from_at is null
+                 or {{ time_column }} >= {{ _rebuild_start('batch_person.rebuild_from_at', lookback_days) }})
+    )
+    {%- set bound = batch_rebuild_bound() %}
+    {%- if bound %}
+    and {{ time_column }} >= {{ _rebuild_start(bound, lookback_days) }}
+    {%- endif %}
+{%- endmacro %}
+
+
+{% macro _rebuild_start(timestamp, lookback_days) -%}
+    {%- if lookback_days is none -%}
+    {{ timestamp }}
+    {%- else -%}
+    cast({{ dbt.date_trunc('day', dbt.dateadd('day', -lookback_days, timestamp)) }} as {{ dbt.type_timestamp() }})
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The earliest rebuild_from_at of the batch's persons as a timestamp literal; none when some
+    person is rebuilt whole, or outside execution. -#}
+{% macro batch_rebuild_bound() -%}
+    {{ return(earliest_bound("select rebuild_from_at from " ~ ref('int_batch__persons'))) }}
+{%- endmacro %}
+
+
+{#- The earliest value of `sql` (one timestamp column) as a timestamp literal; none when a value
+    is null (a whole history) or outside execution; a far future when there is no value (no row
+    qualifies then, and the bound lets the engine skip every block). -#}
+{% macro earliest_bound(sql) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set row = run_query(
+        "select count(*), count(bound), min(bound) from (" ~ sql ~ ") as bounds(bound)").rows[0] -%}
+    {%- if row[0] == 0 -%}
+        {{ return("cast('9999-12-31 00:00:00' as " ~ dbt.type_timestamp() ~ ")") }}
+    {%- endif -%}
+    {%- if row[0] != row[1] -%}{{ return(none) }}{%- endif -%}
+    {{ return("cast('" ~ row[2].strftime("%Y-%m-%d %H:%M:%S.%f") ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+{%- endmacro %}
+
+
+{#- Pre-hook of the person-level incremental models: drop the rows the batch rebuilds (of its
+    persons; from each person's rebuild_from_at on when the model has a time column); the model
+    then appends them rebuilt. Nothing on a first build or a full refresh. -#}
+{% macro delete_batch_persons(column='stitched_user_id', time_column=none, lookback_days=none) -%}
     {%- if is_incremental() -%}
-    delete from {{ this }} where {{ in_batch_persons(column) }}
+    delete from {{ this }} where {{ batch_rows(column, time_column, lookback_days) }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{% macro batch_rows(column, time_column, lookback_days=none) -%}
+    {%- if time_column -%}
+    {{ in_batch_rebuild(column, time_column, lookback_days) }}
+    {%- else -%}
+    {{ in_batch_persons(column) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -117,15 +192,17 @@
 {%- endmacro %}
 
 
-{#- The configuration every person-level model shares: incremental, its batch persons' rows
-    deleted first (pre-hook), rebuilt rows appended, the persons recorded for the publisher
+{#- The configuration every person-level model shares: incremental, the rows the batch rebuilds
+    deleted first (pre-hook; `time_column`: from each person's rebuild_from_at on, else the
+    persons' every row), rebuilt rows appended, the persons recorded for the publisher
     (post-hook); runs after int_batch__persons. -#}
-{% macro person_incremental() -%}
+{% macro person_incremental(time_column=none, lookback_days=none) -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_batch_persons() }}",
-        post_hook="{{ record_person_changes() }}",
+        pre_hook="{{ delete_batch_persons(time_column=" ~ (("'" ~ time_column ~ "'") if time_column else "none")
+                 ~ ", lookback_days=" ~ (lookback_days if lookback_days is not none else "none") ~ ") }}",
+        post_hook="{{ record_person_changes(time_column=" ~ (("'" ~ time_column ~ "'") if time_column else "none") ~ ") }}",
         tags=['hourly_batch'],
         meta={'batch_test_key': 'stitched_user_id'},
     ) }}
@@ -135,20 +212,22 @@
 
 {#- Post-hook of the person-level marts: which persons' rows the run replaced, for the publisher
     of the analysts' copy (orchestration/publish/publisher.py), which then copies only those
-    persons' rows. One `seq` per model and run; a NULL person means every row changed (first
-    build, full refresh). Entries older than 7 days are dropped: a publisher further behind
-    finds a gap in `seq` and copies everything. -#}
-{% macro record_person_changes() -%}
+    persons' rows (for a model with a time column, those at or after rebuilt_from_at; null: all).
+    One `seq` per model and run; a NULL person means every row changed (first build, full
+    refresh). Entries older than 7 days are dropped: a publisher further behind finds a gap in
+    `seq` and copies everything. -#}
+{% macro record_person_changes(time_column=none) -%}
     {%- if config.get('schema') == 'marts' -%}
-    insert into ops.person_changes
+    insert into ops.person_changes (seq, model, person_id, changed_at, rebuilt_from_at)
     select
         (select coalesce(max(seq), 0) + 1 from ops.person_changes),
         '{{ this.identifier }}',
         {% if is_incremental() -%}
-        person_id, current_timestamp
+        person_id, current_timestamp,
+        {{ 'rebuild_from_at' if time_column else 'cast(null as ' ~ dbt.type_timestamp() ~ ')' }}
     from {{ ref('int_batch__persons') }}
         {%- else -%}
-        cast(null as {{ dbt.type_string() }}), current_timestamp
+        cast(null as {{ dbt.type_string() }}), current_timestamp, cast(null as {{ dbt.type_timestamp() }})
         {%- endif %};
     delete from ops.person_changes
     where changed_at < {{ dbt.dateadd('day', -7, 'current_timestamp') }}
@@ -156,10 +235,11 @@
 {%- endmacro %}
 
 
-{#- `<keyword> column in (the batch's persons)` in an incremental run; nothing otherwise. -#}
-{% macro only_batch_persons(column='stitched_user_id', keyword='where') -%}
+{#- `<keyword> (the rows the batch rebuilds)` in an incremental run (see delete_batch_persons);
+    nothing otherwise. -#}
+{% macro only_batch_persons(column='stitched_user_id', keyword='where', time_column=none, lookback_days=none) -%}
     {%- if is_incremental() -%}
-    {{ keyword }} {{ in_batch_persons(column) }}
+    {{ keyword }} {{ batch_rows(column, time_column, lookback_days) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -168,14 +248,23 @@
     In a scheduled run (`dbt build`, not a full refresh) the tests of the person-level models
     (meta batch_test_key) look at the rows of the run's persons only: each of those persons'
     rows was rebuilt whole, and every other row is as it was when an earlier run tested it, so a
-    duplicate or a null can only be among them. The first build's batch holds every person; a
-    full refresh or `dbt test` tests whole tables. -#}
+    duplicate or a null can only be among them. Likewise the staged events (batch_test_key
+    message_id) on the messages with a delivery in the batch's loads. The first build's batch
+    holds every load and person; a full refresh or `dbt test` tests whole tables. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- set key = _batch_test_key() -%}
     {%- if key -%}
+        {%- if key == 'message_id' -%}
+        {#- staging: the messages with a delivery in the batch's loads (raw.events is appended load
+            by load, so this reads the newest blocks only) #}
+        {%- set persons = key ~ " in (select message_id from " ~ target.database ~ ".raw.events"
+                          ~ " where _dlt_load_id in (select load_id from " ~ target.database
+                          ~ ".intermediate.int_batch__loads))" -%}
+        {%- else -%}
         {%- set persons = key ~ " in (select person_id from " ~ target.database
                           ~ ".intermediate.int_batch__persons)" -%}
+        {%- endif -%}
         {%- set where = persons if not where else "(" ~ where ~ ") and " ~ persons -%}
     {%- endif -%}
     {%- if where -%}
@@ -190,4 +279,22 @@
     {%- if not execute or flags.WHICH != 'build' or flags.FULL_REFRESH -%}{{ return(none) }}{%- endif -%}
     {%- set node = graph.nodes.get(model.attached_node or '') -%}
     {{ return(node.config.meta.get('batch_test_key') if node else none) }}
+{%- endmacro %}
+
+
+{#- The columns of int_identity__events_stitched (the ones the marts use, not the raw JSON),
+    which int_sessions__events_sessionized carries on. -#}
+{% macro stitched_columns() -%}
+    {{ return([
+        'message_id', 'event_type', 'event_name', 'anonymous_id', 'user_id', 'received_at',
+        'event_at', 'traits', 'page_path', 'page_load_ms', 'device_type', 'browser', 'country',
+        'utm_source', 'utm_medium', 'utm_campaign', 'referrer', 'deliveries', 'is_future_dated',
+        'stitched_user_id', 'is_identified',
+    ]) }}
+{%- endmacro %}
+
+
+{#- A time before any event: stands for "the whole history" where a rebuild_from_at is null. -#}
+{% macro whole_history_start() -%}
+    cast('1900-01-01 00:00:00' as {{ dbt.type_timestamp() }})
 {%- endmacro %}

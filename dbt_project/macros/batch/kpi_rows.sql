@@ -1,26 +1,30 @@
-{#- Every row the KPI marts are computed from, reduced to (family, person_id, period_hour,
+{#- Every row the KPI marts are computed from, reduced to (family, person_id, period_hour, row_at,
     row_hash): a session with its person's segment attributes, a page view likewise, an order
-    event, a feedback item, a ticket, a survey response. Two snapshots of these rows, before and
-    after a batch, differ exactly in the periods whose KPIs changed (macros/batch/batch.sql).
+    event, a feedback item, a ticket, a survey response (plans are the person's plan at the row's
+    time: int_identity__plans). Two snapshots of these rows, before and after a batch, differ
+    exactly in the periods whose KPIs changed (macros/batch/batch.sql). row_at is the row's time.
 
     `rel` maps fct_sessions, fct_page_views, fct_events, fct_feedback_experience, fct_tickets,
-    fct_survey_responses and dim_users to relations. `persons` (SQL, a subquery of person_id)
-    limits the person-level families (sessions, page views, orders); the feedback, ticket and
-    response families are small and always taken whole. `families` picks 'person' or 'whole'. -#}
-{% macro kpi_input_rows(rel, persons, families) -%}
-    {#- name: (relation, period column, what the row hash covers, extra filter); `u` is the
-        person's dim_users row, joined where the hash uses it. -#}
+    fct_survey_responses, dim_users and int_identity__plans to relations. `persons` (SQL returning
+    person_id, rebuild_from_at) limits the person-level families (sessions, page views, orders)
+    to those persons' rows at or after rebuild_from_at (null: all), with `bound` (a timestamp
+    literal, optional) as an overall lower bound; the feedback, ticket and response families are
+    small and always taken whole. `families` picks 'person' or 'whole'. -#}
+{% macro kpi_input_rows(rel, persons, families, bound=none) -%}
+    {#- name: (relation, time column, what the row hash covers, extra filter); `u` is the
+        person's dim_users row, `p` their plan at the row's time, joined where the hash uses them.
+        A session's and a page view's plan is in their row (t). -#}
     {%- set person_families = [
-        ('session', 'fct_sessions', 'session_start_at', ['t', 'u.plan', 'u.first_touch_source'], none),
-        ('page_view', 'fct_page_views', 'viewed_at', ['t', 'u.plan', 'u.first_touch_source'], none),
+        ('session', 'fct_sessions', 'session_start_at', ['t', 'u.first_touch_source'], none),
+        ('page_view', 'fct_page_views', 'viewed_at', ['t', 'u.first_touch_source'], none),
         ('order', 'fct_events', 'event_at', ['t.message_id'],
             "t.event_name = '" ~ var('conversion_event') ~ "'"),
     ] -%}
     {%- set whole_families = [
         ('feedback', 'fct_feedback_experience', 'feedback_at',
-            ['t', 'u.country', 'u.plan', 'u.first_touch_source'], none),
+            ['t', 'u.country', 'p.plan', 'u.first_touch_source'], none),
         ('ticket', 'fct_tickets', 'created_at',
-            ['t', 'u.device_type', 'u.country', 'u.plan', 'u.first_touch_source'], none),
+            ['t', 'u.device_type', 'u.country', 'p.plan', 'u.first_touch_source'], none),
         ('response', 'fct_survey_responses', 'created_at', ['t'], none),
     ] -%}
     {%- for name, relation, period, hashed, condition in
@@ -34,12 +38,24 @@
         cast(null as {{ dbt.type_string() }})
         {%- endif %} as person_id,
         cast({{ dbt.date_trunc('hour', 't.' ~ period) }} as {{ dbt.type_timestamp() }}) as period_hour,
+        cast(t.{{ period }} as {{ dbt.type_timestamp() }}) as row_at,
         {{ row_hash(hashed) }} as row_hash
     from {{ rel[relation] }} as t
     left join {{ rel.dim_users }} as u on t.stitched_user_id = u.stitched_user_id
+    {%- if 'p.plan' in hashed %}
+    {{ join_plan_at('p', 't.stitched_user_id', 't.' ~ period, rel.int_identity__plans) }}
+    {%- endif %}
     where {{ condition or 'true' }}
     {%- if families == 'person' %}
-        and t.stitched_user_id in ({{ persons }})
+        and t.stitched_user_id in (select person_id from ({{ persons }}) as batch_persons)
+        and exists (
+            select 1 from ({{ persons }}) as batch_person
+            where batch_person.person_id = t.stitched_user_id
+                and (batch_person.rebuild_from_at is null or t.{{ period }} >= batch_person.rebuild_from_at)
+        )
+        {%- if bound %}
+        and t.{{ period }} >= {{ bound }}
+        {%- endif %}
     {%- endif %}
     {%- endfor %}
 {%- endmacro %}
@@ -49,7 +65,7 @@
 {% macro kpi_input_refs() -%}
     {%- set rel = {} -%}
     {%- for name in ['fct_sessions', 'fct_page_views', 'fct_events', 'fct_feedback_experience',
-                     'fct_tickets', 'fct_survey_responses', 'dim_users'] -%}
+                     'fct_tickets', 'fct_survey_responses', 'dim_users', 'int_identity__plans'] -%}
         {%- do rel.update({name: ref(name)}) -%}
     {%- endfor -%}
     {{ return(rel) }}
@@ -62,8 +78,9 @@
 {% macro kpi_input_relations_before() -%}
     {%- set rel = {} -%}
     {%- for name in ['fct_sessions', 'fct_page_views', 'fct_events', 'fct_feedback_experience',
-                     'fct_tickets', 'fct_survey_responses', 'dim_users'] -%}
-        {%- set found = adapter.get_relation(target.database, 'marts', name) -%}
+                     'fct_tickets', 'fct_survey_responses', 'dim_users', 'int_identity__plans'] -%}
+        {%- set schema = 'intermediate' if name.startswith('int_') else 'marts' -%}
+        {%- set found = adapter.get_relation(target.database, schema, name) -%}
         {%- if found is none -%}{{ return(none) }}{%- endif -%}
         {%- do rel.update({name: found}) -%}
     {%- endfor -%}

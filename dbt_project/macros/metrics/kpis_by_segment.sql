@@ -9,7 +9,8 @@
 
 {#- CX KPIs per time bucket ('day' or 'hour') and segment: the body of kpi_daily_by_segment and
     kpi_hourly_by_segment. Device and country come from the session, page view or the person's
-    recent activity; plan and first-touch source from the person. segment_type 'overall' repeats
+    recent activity; plan is the person's plan at the time of the row (int_identity__plans),
+    first-touch source the person's. segment_type 'overall' repeats
     the whole bucket. In an incremental run only the batch's changed periods are computed. -#}
 {% macro kpis_by_segment(grain) -%}
 {%- set segments = {'device': 'device_type', 'country': 'country', 'plan': 'plan',
@@ -21,7 +22,6 @@ users as (
 
     select
         stitched_user_id,
-        plan,
         first_touch_source,
         device_type as user_device_type,
         country as user_country
@@ -39,7 +39,7 @@ sessions as (
         sessions.errors,
         sessions.device_type,
         sessions.country,
-        users.plan,
+        sessions.plan,
         users.first_touch_source
     from {{ ref('fct_sessions') }} as sessions
     left join users on sessions.stitched_user_id = users.stitched_user_id
@@ -56,7 +56,7 @@ page_views as (
         views.page_load_ms,
         views.device_type,
         views.country,
-        users.plan,
+        views.plan,
         users.first_touch_source
     from {{ ref('fct_page_views') }} as views
     left join users on views.stitched_user_id = users.stitched_user_id
@@ -74,10 +74,11 @@ responses as (
         feedback.score,
         feedback.device_type,
         users.user_country as country,
-        users.plan,
+        plans.plan,
         users.first_touch_source
     from {{ ref('fct_feedback_experience') }} as feedback
     left join users on feedback.stitched_user_id = users.stitched_user_id
+    {{ join_plan_at('plans', 'feedback.stitched_user_id', 'feedback.feedback_at') }}
     where feedback.feedback_kind = 'survey'
     {%- if is_incremental() %}
     and {{ in_changed_periods(kpi_bucket('feedback.feedback_at', grain), grain) }}
@@ -93,10 +94,11 @@ tickets as (
         tickets.full_resolution_minutes,
         users.user_device_type as device_type,
         users.user_country as country,
-        users.plan,
+        plans.plan,
         users.first_touch_source
     from {{ ref('fct_tickets') }} as tickets
     left join users on tickets.stitched_user_id = users.stitched_user_id
+    {{ join_plan_at('plans', 'tickets.stitched_user_id', 'tickets.created_at') }}
     {%- if is_incremental() %}
     where {{ in_changed_periods(kpi_bucket('tickets.created_at', grain), grain) }}
     {%- endif %}

@@ -19,12 +19,28 @@ first_whole as (
 
 ),
 
-first_by_person as (
+-- Each person's snapshots, oldest first: the time from which each took the person's rows
+-- (row_at of the marker; null = all) and the earliest such time of the snapshots before it.
+-- A snapshot's rows before that are the person's rows as they were before any of these runs
+-- (an earlier run changed the person's rows only from its own time on).
+markers as (
 
-    select person_id, min(captured_at) as captured_at
+    select
+        person_id,
+        captured_at,
+        coalesce(row_at, {{ whole_history_start() }}) as from_at,
+        min(coalesce(row_at, {{ whole_history_start() }})) over (
+            partition by person_id order by captured_at
+            rows between unbounded preceding and 1 preceding
+        ) as covered_from_at
     from snapshots
     where family = 'persons'
-    group by person_id
+
+),
+
+person_bounds as (
+
+    select person_id, min(from_at) as rebuild_from_at from markers group by person_id
 
 ),
 
@@ -32,10 +48,11 @@ before_rows as (
 
     select snapshots.family, snapshots.person_id, snapshots.period_hour, snapshots.row_hash
     from snapshots
-    inner join first_by_person
-        on snapshots.person_id = first_by_person.person_id
-        and snapshots.captured_at = first_by_person.captured_at
+    inner join markers
+        on snapshots.person_id = markers.person_id
+        and snapshots.captured_at = markers.captured_at
     where snapshots.family in ('session', 'page_view', 'order')
+        and (markers.covered_from_at is null or snapshots.row_at < markers.covered_from_at)
 
     union all
 
@@ -48,11 +65,16 @@ before_rows as (
 
 after_rows as (
 
-    {{ kpi_input_rows(kpi_input_refs(), 'select person_id from first_by_person', 'person') }}
+    select family, person_id, period_hour, row_hash
+    from ({{ kpi_input_rows(kpi_input_refs(), 'select person_id, rebuild_from_at from person_bounds',
+                            'person', earliest_bound(
+                                "select row_at from " ~ ref('int_batch__kpi_rows_before')
+                                ~ " where family = 'persons'")) }}) as person_rows
 
     union all
 
-    select * from ({{ kpi_input_rows(kpi_input_refs(), none, 'whole') }}) as whole_rows
+    select family, person_id, period_hour, row_hash
+    from ({{ kpi_input_rows(kpi_input_refs(), none, 'whole') }}) as whole_rows
     where exists (select 1 from first_whole where captured_at is not null)
 
 ),

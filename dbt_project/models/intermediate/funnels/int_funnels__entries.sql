@@ -1,9 +1,10 @@
 -- One funnel entry per person and UTC day: their first step-1 event that day, and when they then
 -- reached each later step, in strict order (each step after the previous one) and within
 -- funnel_window_days of the entry. Steps done out of order only count once they follow.
--- Incremental by person (macros/batch/batch.sql).
+-- Incremental by person: a batch rebuilds its persons' entries from the day funnel_window_days
+-- before their rebuild_from_at (an earlier entry's window ends before any changed event).
 {%- set n_steps = var('funnel_steps') | length %}
-{{ person_incremental() }}
+{{ person_incremental(time_column='entry_date', lookback_days=var('funnel_window_days')) }}
 
 with
 
@@ -12,7 +13,7 @@ events as (
     select stitched_user_id, message_id, event_at, funnel_step, device_type, country
     from {{ ref('fct_events') }}
     where funnel_step > 0
-    {{ only_batch_persons(keyword='and') }}
+    {{ only_batch_persons(keyword='and', time_column='event_at', lookback_days=var('funnel_window_days')) }}
 
 ),
 

@@ -1,11 +1,13 @@
 -- Every event with the person it belongs to: its own user_id; else the user its anonymous id was
 -- identified as (so activity before sign-up counts for the user); else the anonymous id.
--- Incremental by person: a batch deletes its persons' rows and rebuilds them from every event
--- that may belong to them (their user id, their anonymous ids, the anonymous ids linked to them).
+-- Incremental by person: a batch deletes its persons' rows from each one's rebuild_from_at on
+-- (int_batch__persons) and rebuilds them from every event that may belong to them (their user id,
+-- their anonymous ids, the anonymous ids linked to them). Built in event time order, so that the
+-- time bound lets the engine skip the blocks of older rows.
 -- It carries the columns the marts use, not the raw JSON (properties, context) nor the delivery
 -- bookkeeping: a batch rebuilds its persons' whole histories, rows spread over the whole table,
 -- and reading the wide columns of those rows was most of this model's time.
-{{ person_incremental() }}
+{{ person_incremental(time_column='event_at') }}
 
 with
 
@@ -18,32 +20,20 @@ identity as (
 events as (
 
     select
-        message_id,
-        event_type,
-        event_name,
-        anonymous_id,
-        user_id,
-        received_at,
-        event_at,
-        traits,
-        page_path,
-        page_load_ms,
-        device_type,
-        browser,
-        country,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        referrer,
-        deliveries,
-        is_future_dated
+        {% for column in stitched_columns() if column not in ('stitched_user_id', 'is_identified') -%}
+        {{ column }}{{ ',' if not loop.last }}
+        {% endfor -%}
     from {{ ref('stg_segment__events') }}
     {%- if is_incremental() %}
-    where {{ in_batch_persons('user_id') }}
+    where ({{ in_batch_persons('user_id') }}
         or {{ in_batch_persons('anonymous_id') }}
         or anonymous_id in (
             select anonymous_id from identity where {{ in_batch_persons('user_id') }}
-        )
+        ))
+        {%- set bound = batch_rebuild_bound() %}
+        {%- if bound %}
+        and event_at >= {{ bound }}
+        {%- endif %}
     {%- endif %}
 
 ),
@@ -60,4 +50,7 @@ stitched as (
 )
 
 select * from stitched
-{{ only_batch_persons() }}
+{{ only_batch_persons(time_column='event_at') }}
+{%- if not is_incremental() %}
+order by event_at, message_id
+{%- endif %}

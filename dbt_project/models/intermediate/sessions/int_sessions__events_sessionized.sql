@@ -2,8 +2,10 @@
 -- starts when the previous event of the same user is session_timeout_minutes or more before, or
 -- when the session has lasted session_max_hours.
 -- session_id hashes the user and the session's first event time, so rebuilding gives the same ids.
--- Incremental by person: a batch re-sessionizes its persons' whole history.
-{{ person_incremental() }}
+-- Incremental by person: a batch re-sessionizes its persons' events from each one's
+-- rebuild_from_at on, the start of a stretch of activity (int_batch__persons): sessions never
+-- straddle it, and the columns here depend only on the stretch, not on earlier events.
+{{ person_incremental(time_column='event_at') }}
 
 with
 
@@ -11,7 +13,7 @@ events as (
 
     select * from {{ ref('int_identity__events_stitched') }}
     where event_type in ('track', 'page', 'screen')
-    {{ only_batch_persons(keyword='and') }}
+    {{ only_batch_persons(keyword='and', time_column='event_at') }}
 
 ),
 
@@ -93,5 +95,13 @@ select
     {{ dbt.hash(dbt.concat([
         'stitched_user_id', "'|'", 'cast(session_start_at as ' ~ dbt.type_string() ~ ')'])) }}
         as session_id,
-    *
+    {% for column in stitched_columns() -%}
+    {{ column }},
+    {% endfor -%}
+    activity_start_at,
+    length_cap_piece,
+    session_start_at
 from with_session_start
+{%- if not is_incremental() %}
+order by event_at, message_id
+{%- endif %}

@@ -1,6 +1,6 @@
 -- One row per event (deduplicated), with its person and, for user-initiated events, its session.
--- Incremental by person (macros/batch/batch.sql).
-{{ person_incremental() }}
+-- Incremental by person, from each batch person's rebuild_from_at on (macros/batch/batch.sql).
+{{ person_incremental(time_column='event_at') }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
 with
@@ -8,14 +8,14 @@ with
 events as (
 
     select * from {{ ref('int_identity__events_stitched') }}
-    {{ only_batch_persons() }}
+    {{ only_batch_persons(time_column='event_at') }}
 
 ),
 
 sessionized as (
 
     select message_id, session_id from {{ ref('int_sessions__events_sessionized') }}
-    {{ only_batch_persons() }}
+    {{ only_batch_persons(time_column='event_at') }}
 
 )
 
@@ -41,3 +41,6 @@ select
     cast(events.deliveries as {{ dbt.type_bigint() }}) as deliveries
 from events
 left join sessionized on events.message_id = sessionized.message_id
+{%- if not is_incremental() %}
+order by events.event_at, events.message_id
+{%- endif %}

@@ -1,18 +1,24 @@
--- One row per page or screen view, with its load time. Incremental by person.
-{{ person_incremental() }}
+-- One row per page or screen view, with its load time and the viewer's plan at the time.
+-- Incremental by person, from each batch person's rebuild_from_at on.
+{{ person_incremental(time_column='viewed_at') }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
 select
-    message_id as page_view_id,
-    session_id,
-    stitched_user_id,
-    event_at as viewed_at,
-    event_name as page_name,
-    page_path,
-    page_load_ms,
-    device_type,
-    browser,
-    country
-from {{ ref('fct_events') }}
-where event_type in ('page', 'screen')
-{{ only_batch_persons(keyword='and') }}
+    views.message_id as page_view_id,
+    views.session_id,
+    views.stitched_user_id,
+    views.event_at as viewed_at,
+    views.event_name as page_name,
+    views.page_path,
+    views.page_load_ms,
+    views.device_type,
+    views.browser,
+    views.country,
+    plans.plan
+from {{ ref('fct_events') }} as views
+{{ join_plan_at('plans', 'views.stitched_user_id', 'views.event_at') }}
+where views.event_type in ('page', 'screen')
+{{ only_batch_persons(column='views.stitched_user_id', keyword='and', time_column='views.event_at') }}
+{%- if not is_incremental() %}
+order by views.event_at, views.message_id
+{%- endif %}

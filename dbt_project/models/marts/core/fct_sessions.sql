@@ -1,6 +1,7 @@
--- One row per session: when, how long, what happened, how fast it was.
--- Incremental by person (macros/batch/batch.sql).
-{{ person_incremental() }}
+-- One row per session: when, how long, what happened, how fast it was, the plan at its start.
+-- Incremental by person, from each batch person's rebuild_from_at on (the start of a stretch of
+-- activity: no session straddles it; macros/batch/batch.sql).
+{{ person_incremental(time_column='session_start_at') }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
 with
@@ -8,7 +9,7 @@ with
 events as (
 
     select * from {{ ref('int_sessions__events_sessionized') }}
-    {{ only_batch_persons() }}
+    {{ only_batch_persons(time_column='event_at') }}
 
 ),
 
@@ -85,7 +86,12 @@ select
     cast(session_facts.reached_funnel_step as integer) as reached_funnel_step,
     session_facts.converted = 1 as is_converted,
     cast(session_facts.p75_page_load_ms as {{ type_double() }}) as p75_page_load_ms,
-    cast(session_facts.max_page_load_ms as {{ type_double() }}) as max_page_load_ms
+    cast(session_facts.max_page_load_ms as {{ type_double() }}) as max_page_load_ms,
+    plans.plan
 from session_facts
 left join entry on session_facts.session_id = entry.session_id
 left join exit_page on session_facts.session_id = exit_page.session_id
+{{ join_plan_at('plans', 'session_facts.stitched_user_id', 'session_facts.session_start_at') }}
+{%- if not is_incremental() %}
+order by session_facts.session_start_at, session_facts.session_id
+{%- endif %}

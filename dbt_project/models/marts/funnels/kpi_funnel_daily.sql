@@ -13,11 +13,12 @@ entries as (
 
     select
         entries.*,
-        users.plan,
+        plans.plan,
         users.first_touch_source
     from {{ ref('int_funnels__entries') }} as entries
     left join {{ ref('dim_users') }} as users
         on entries.stitched_user_id = users.stitched_user_id
+    {{ join_plan_at('plans', 'entries.stitched_user_id', 'entries.step_1_at') }}
 
 ),
 

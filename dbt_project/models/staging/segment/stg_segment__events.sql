@@ -8,6 +8,7 @@
     incremental_strategy='delete+insert',
     unique_key='message_id',
     tags=['hourly_batch'],
+    meta={'batch_test_key': 'message_id'},
 ) }}
 -- depends_on: {{ ref('int_batch__loads') }}
 
