@@ -8,8 +8,8 @@ a counterfactual (explain.py):
 - `count`: rows per hour (tickets created).
 
 Rows come from the fact marts (fct_sessions, fct_page_views, fct_survey_responses, fct_tickets)
-with the segment columns an alert can point at: device, country, plan, source (the person's
-first touch), step (the furthest funnel step a session reached) and browser, page, survey or
+with the segment columns an alert can point at: device, country, plan (at the row's time, as in
+the KPI marts), source (the person's first touch), step (the furthest funnel step a session reached) and browser, page, survey or
 channel where the source has them. Their overall values equal marts.kpi_hourly's, hour by hour
 (tests/orchestration/test_pipeline_e2e.py).
 """
@@ -17,6 +17,7 @@ channel where the source has them. Their overall values equal marts.kpi_hourly's
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -31,26 +32,29 @@ SOURCES = {
         select date_trunc('hour', s.session_start_at) as hour,
                coalesce(s.device_type, 'unknown') as device, coalesce(s.country, 'unknown') as country,
                coalesce(s.browser, 'unknown') as browser,
-               coalesce(u.plan, 'unknown') as plan, coalesce(u.first_touch_source, 'direct') as source,
+               coalesce(s.plan, 'unknown') as plan, coalesce(u.first_touch_source, 'direct') as source,
                coalesce(s.reached_funnel_step, 1) as step,
                case when s.is_converted then 100.0 else 0.0 end as converted,
                case when s.errors > 0 then 100.0 else 0.0 end as errored,
                case when s.is_bounce then 100.0 else 0.0 end as bounced
         from marts.fct_sessions as s
         left join marts.dim_users as u on s.stitched_user_id = u.stitched_user_id
-        where date_trunc('hour', s.session_start_at) in ({hours})""",
+        where s.session_start_at >= {low} and s.session_start_at < {high}
+            and date_trunc('hour', s.session_start_at) in ({hours})""",
     "page_views": """
         select date_trunc('hour', v.viewed_at) as hour,
                coalesce(v.device_type, 'unknown') as device, coalesce(v.country, 'unknown') as country,
-               coalesce(v.browser, 'unknown') as browser, coalesce(u.plan, 'unknown') as plan, coalesce(u.first_touch_source, 'direct') as source,
+               coalesce(v.browser, 'unknown') as browser, coalesce(v.plan, 'unknown') as plan,
+               coalesce(u.first_touch_source, 'direct') as source,
                coalesce(v.page_name, 'unknown') as page, v.page_load_ms
         from marts.fct_page_views as v
         left join marts.dim_users as u on v.stitched_user_id = u.stitched_user_id
-        where v.page_load_ms is not null and date_trunc('hour', v.viewed_at) in ({hours})""",
+        where v.page_load_ms is not null and v.viewed_at >= {low} and v.viewed_at < {high}
+            and date_trunc('hour', v.viewed_at) in ({hours})""",
     "surveys": """
         select date_trunc('hour', r.created_at) as hour,
                coalesce(f.device_type, u.device_type, 'unknown') as device,
-               coalesce(u.country, 'unknown') as country, coalesce(u.plan, 'unknown') as plan,
+               coalesce(u.country, 'unknown') as country, coalesce(p.plan, 'unknown') as plan,
                coalesce(u.first_touch_source, 'direct') as source, r.survey_id as survey,
                r.survey_type,
                case when r.is_satisfied then 100.0 else 0.0 end as satisfied,
@@ -60,17 +64,19 @@ SOURCES = {
         left join marts.fct_feedback_experience as f
             on f.feedback_kind = 'survey' and f.feedback_id = r.response_id
         left join marts.dim_users as u on r.stitched_user_id = u.stitched_user_id
+        {plan_at:r.stitched_user_id:r.created_at}
         where date_trunc('hour', r.created_at) in ({hours})""",
     "tickets": """
         select date_trunc('hour', t.created_at) as hour,
                coalesce(s.device_type, u.device_type, 'unknown') as device,
-               coalesce(u.country, 'unknown') as country, coalesce(u.plan, 'unknown') as plan,
+               coalesce(u.country, 'unknown') as country, coalesce(p.plan, 'unknown') as plan,
                coalesce(u.first_touch_source, 'direct') as source,
                coalesce(s.reached_funnel_step, 1) as step, coalesce(t.channel, 'unknown') as channel,
                cast(t.first_reply_minutes as double) as first_reply_minutes
         from marts.fct_tickets as t
         left join marts.fct_sessions as s on t.last_session_id = s.session_id
         left join marts.dim_users as u on t.stitched_user_id = u.stitched_user_id
+        {plan_at:t.stitched_user_id:t.created_at}
         where date_trunc('hour', t.created_at) in ({hours})""",
 }
 DIMENSIONS = {
@@ -123,12 +129,30 @@ METRICS = {
 }  # fmt: skip
 
 
+HOUR = dt.timedelta(hours=1)
+_PLAN_AT = re.compile(r"\{plan_at:([\w.]+):([\w.]+)\}")
+
+
+def _plan_at(match: re.Match) -> str:
+    """The join of the plan the person was on at the row's time (dbt's join_plan_at macro)."""
+    person, at = match.groups()
+    return (
+        f"left join intermediate.int_identity__plans as p on p.stitched_user_id = {person} "
+        f"and p.valid_from_at <= {at} and (p.valid_to_at is null or {at} < p.valid_to_at)"
+    )
+
+
 def fetch(con: duckdb.DuckDBPyConnection, source: str, hours: list[dt.datetime]) -> pd.DataFrame:
     """The rows of `source` in the given UTC hours (naive UTC timestamps in column `hour`)."""
     if not hours:
         hours = [dt.datetime(1970, 1, 1)]
-    listed = ", ".join(f"timestamp '{h:%Y-%m-%d %H:00:00}'" for h in sorted(set(hours)))
-    frame = con.execute(SOURCES[source].format(hours=listed)).df()
+    hours = sorted({h.replace(minute=0, second=0, microsecond=0) for h in hours})
+    listed = ", ".join(f"timestamp '{h:%Y-%m-%d %H:00:00}'" for h in hours)
+    # The range as well as the list: DuckDB skips the blocks outside it (the facts are stored in
+    # time order) instead of truncating every row's timestamp.
+    low, high = (f"timestamp '{h:%Y-%m-%d %H:00:00}'" for h in (hours[0], hours[-1] + HOUR))
+    sql = _PLAN_AT.sub(_plan_at, SOURCES[source]).format(hours=listed, low=low, high=high)
+    frame = con.execute(sql).df()
     frame["hour"] = pd.to_datetime(frame["hour"])
     return frame
 

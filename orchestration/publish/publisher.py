@@ -323,6 +323,7 @@ def _patch_persons(con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, set]
     that DuckDB skips older blocks. (persons, the days — 'YYYY-MM-DD' — of the differing rows)."""
     key, dated = PERSON_MARTS[name]
     persons = f"{PERSON} in (select person_id from _changed where model = '{name}')"
+    since = ""  # the literal bound, also on the delete below (it reads the key column otherwise)
     if dated:
         persons += (  # the IN first: DuckDB then checks the EXISTS on those persons' rows only
             f" and exists (select 1 from _changed c where c.model = '{name}' and c.person_id = {PERSON} "
@@ -333,7 +334,8 @@ def _patch_persons(con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, set]
             "where model = ?", [name],
         ).fetchone()  # fmt: skip
         if whole == 0 and bound is not None:
-            persons += f" and {dated} >= timestamp '{bound:%Y-%m-%d %H:%M:%S.%f}'"
+            since = f" and {dated} >= timestamp '{bound:%Y-%m-%d %H:%M:%S.%f}'"
+            persons += since
     mine, theirs = f"{SCHEMA}.{name}", f"wh.{SCHEMA}.{name}"
     for temp, table in (("_mine", mine), ("_theirs", theirs)):  # each read once
         con.execute(f"create or replace temp table {temp} as select * from {table} where {persons}")
@@ -347,7 +349,7 @@ def _patch_persons(con: duckdb.DuckDBPyConnection, name: str) -> tuple[int, set]
     if dated:
         days = {r[0] for r in con.execute(
             f"select {_day(name)} from _gone union select {_day(name)} from _new").fetchall()}  # fmt: skip
-    con.execute(f"delete from {mine} where {key} in (select {key} from _gone)")
+    con.execute(f"delete from {mine} where {key} in (select {key} from _gone){since}")
     con.execute(f"insert into {mine} by name select * from _new")
     count = con.execute(f"select count(*) from _changed where model = '{name}'").fetchone()[0]
     return count, days

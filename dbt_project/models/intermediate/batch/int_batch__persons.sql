@@ -3,7 +3,7 @@
 -- touched message that is or was theirs, and at every event of an anonymous id the batch moves to
 -- or from them (a late identify or alias; the identity rule is in int_identity__anonymous_users).
 -- The earliest such time is moved back to the start of the stretch of activity it falls in or
--- follows (the first event after a 30-minute gap, which also anchors the 24-hour session cap),
+-- continues (the first event after a 30-minute gap, which also anchors the 24-hour session cap),
 -- so that every session from there on is rebuilt whole and none before it can change. Rows
 -- before rebuild_from_at stay as they are; a null rebuild_from_at rebuilds the whole history.
 -- The previous state comes from the stitched and sessionized tables as they are before this run
@@ -96,8 +96,9 @@ earliest as (
 
 ){%- if stitched and sessionized %},
 
--- The stretch of activity the earliest change falls in or follows: the person's last session
--- event before it, and that event's stretch start.
+-- The stretch of activity the earliest change falls in or continues: the person's last session
+-- event in the session_timeout_minutes before it, and that event's stretch start. (With no such
+-- event the change starts a stretch of its own: nothing before it can join a session with it.)
 prior as (
 
     select
@@ -111,6 +112,7 @@ prior as (
     inner join earliest
         on sessionized.stitched_user_id = earliest.person_id
         and sessionized.event_at < earliest.changed_at
+        and sessionized.event_at >= {{ dbt.dateadd('minute', -var('session_timeout_minutes'), 'earliest.changed_at') }}
 
 ),
 
