@@ -403,8 +403,8 @@ def record_changed_whole(con: duckdb.DuckDBPyConnection, marts, forget=()) -> No
         con.execute(f"delete from {CHANGES} where person_id in (select unnest(?))", [list(forget)])
     for mart in marts:
         con.execute(
-            f"insert into {CHANGES} select coalesce(max(seq), 0) + 1, ?, null, "
-            f"current_timestamp from {CHANGES}", [mart]
+            f"insert into {CHANGES} (seq, model, person_id, changed_at) select "
+            f"coalesce(max(seq), 0) + 1, ?, null, current_timestamp from {CHANGES}", [mart]
         )  # fmt: skip
 
 
