@@ -10,9 +10,9 @@
     persons and its KPI periods are rebuilt, whatever load brought them.
 
     The loads of a batch are recorded only when every model tagged `hourly_batch` succeeded in
-    the run, and only then are the batch's persons (ops.pending_persons: which rows the run
-    rebuilds, decided from the tables as they were before it) forgotten; the KPI row snapshots (int_batch__kpi_rows_before) are cleared only when every model
-    tagged `kpi_batch` succeeded. A failed or partial run therefore leaves the batch in place and
+    the run, and only then are the batch's persons forgotten (ops.pending_persons: which rows
+    the run rebuilds, decided from the tables as they were before it); the KPI row snapshots
+    (int_batch__kpi_rows_before) are cleared only when every model tagged `kpi_batch` succeeded. A failed or partial run therefore leaves the batch in place and
     the next run repeats it. -#}
 
 {% macro batch_setup() %}
@@ -197,12 +197,14 @@
     persons' every row), rebuilt rows appended, the persons recorded for the publisher
     (post-hook); runs after int_batch__persons. -#}
 {% macro person_incremental(time_column=none, lookback_days=none) -%}
+    {#- the hooks are rendered when they run, so they get the arguments as Jinja source -#}
+    {%- set args = "time_column=" ~ (("'" ~ time_column ~ "'") if time_column else "none")
+                   ~ ", lookback_days=" ~ (lookback_days if lookback_days is not none else "none") -%}
     {{ config(
         materialized='incremental',
         incremental_strategy='append',
-        pre_hook="{{ delete_batch_persons(time_column=" ~ (("'" ~ time_column ~ "'") if time_column else "none")
-                 ~ ", lookback_days=" ~ (lookback_days if lookback_days is not none else "none") ~ ") }}",
-        post_hook="{{ record_person_changes(time_column=" ~ (("'" ~ time_column ~ "'") if time_column else "none") ~ ") }}",
+        pre_hook="{{ delete_batch_persons(" ~ args ~ ") }}",
+        post_hook="{{ record_person_changes(" ~ args ~ ") }}",
         tags=['hourly_batch'],
         meta={'batch_test_key': 'stitched_user_id'},
     ) }}
@@ -216,7 +218,7 @@
     One `seq` per model and run; a NULL person means every row changed (first build, full
     refresh). Entries older than 7 days are dropped: a publisher further behind finds a gap in
     `seq` and copies everything. -#}
-{% macro record_person_changes(time_column=none) -%}
+{% macro record_person_changes(time_column=none, lookback_days=none) -%}
     {%- if config.get('schema') == 'marts' -%}
     insert into ops.person_changes (seq, model, person_id, changed_at, rebuilt_from_at)
     select
@@ -258,14 +260,14 @@
         {%- if key == 'message_id' -%}
         {#- staging: the messages with a delivery in the batch's loads (raw.events is appended load
             by load, so this reads the newest blocks only) #}
-        {%- set persons = key ~ " in (select message_id from " ~ target.database ~ ".raw.events"
-                          ~ " where _dlt_load_id in (select load_id from " ~ target.database
-                          ~ ".intermediate.int_batch__loads))" -%}
+        {%- set batch_filter = key ~ " in (select message_id from " ~ target.database ~ ".raw.events"
+                             ~ " where _dlt_load_id in (select load_id from " ~ target.database
+                             ~ ".intermediate.int_batch__loads))" -%}
         {%- else -%}
-        {%- set persons = key ~ " in (select person_id from " ~ target.database
-                          ~ ".intermediate.int_batch__persons)" -%}
+        {%- set batch_filter = key ~ " in (select person_id from " ~ target.database
+                             ~ ".intermediate.int_batch__persons)" -%}
         {%- endif -%}
-        {%- set where = persons if not where else "(" ~ where ~ ") and " ~ persons -%}
+        {%- set where = batch_filter if not where else "(" ~ where ~ ") and " ~ batch_filter -%}
     {%- endif -%}
     {%- if where -%}
         {{ return("(select * from " ~ relation ~ " where " ~ where ~ ") dbt_subquery") }}
