@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Demo world: two weeks, a few thousand users, ~140k events, the incident inside the window.
 DEMO_ARGS ?= --users 5000 --days 14
 
-.PHONY: setup manifest demo-data run test soak docs dev lint benchmark clean
+.PHONY: setup ast-parse-lock manifest demo-data run test soak docs dev lint benchmark clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,13 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $@
 
-setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml .dlt/secrets.toml
+setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml .dlt/secrets.toml ast-parse-lock
+
+# Every Python process of the virtualenv (dbt's too) serializes ast.parse: a CPython 3.11 race
+# between threads (orchestration/compat/ast_parse_lock.py explains it). The module is copied into
+# site-packages, so that it loads whatever the working directory and however the project is installed.
+ast-parse-lock: $(STAMP) orchestration/compat/ast_parse_lock.py
+	$(BIN)/python -c "import pathlib, shutil, sysconfig; site = pathlib.Path(sysconfig.get_paths()['purelib']); shutil.copyfile('orchestration/compat/ast_parse_lock.py', site / 'cx_ast_parse_lock.py'); (site / 'cx_ast_parse_lock.pth').write_text('import cx_ast_parse_lock\\n')"
 
 # Dagster instance config (the DuckDB writer pool limit lives there).
 $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
