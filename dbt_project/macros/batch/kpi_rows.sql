@@ -47,15 +47,7 @@
     {%- endif %}
     where {{ condition or 'true' }}
     {%- if families == 'person' %}
-        and t.stitched_user_id in (select person_id from ({{ persons }}) as batch_persons)
-        and exists (
-            select 1 from ({{ persons }}) as batch_person
-            where batch_person.person_id = t.stitched_user_id
-                and (batch_person.rebuild_from_at is null or t.{{ period }} >= batch_person.rebuild_from_at)
-        )
-        {%- if bound %}
-        and t.{{ period }} >= {{ bound }}
-        {%- endif %}
+        and {{ rows_rebuilt_from('(' ~ persons ~ ')', 't.stitched_user_id', 't.' ~ period, bound) }}
     {%- endif %}
     {%- endfor %}
 {%- endmacro %}
