@@ -198,6 +198,42 @@
 {%- endmacro %}
 
 
+{#- `column` (an entry date) among the days kpi_funnel_daily recomputes. A day's funnel row changes
+    when one of its entries changes - a batch person's entries are rebuilt from funnel_window_days
+    before their rebuild_from_at (int_funnels__entries; the persons and times since the KPI marts
+    last ran are the 'persons' markers of int_batch__kpi_rows_before) - or when its
+    is_incomplete flag can flip: the days whose windows end after the newest event (the last
+    funnel_window_days + 1 days) and those the mart still flags. So every day from the earliest
+    of these on, plus the days of the run's window (backfills, erasure repairs); every day when a
+    person was rebuilt whole. -#}
+{% macro funnel_days_rebuilt(column) -%}
+    {%- set start = funnel_rebuild_start() -%}
+    {%- set window = batch_window() -%}
+    ({{ 'true' if start is none else column ~ ' >= ' ~ start }}
+    {%- if window %}
+     or ({{ column }} >= cast({{ dbt.date_trunc('day', window[0]) }} as date) and {{ column }} < {{ window[1] }})
+    {%- endif -%})
+{%- endmacro %}
+
+
+{#- The first entry day kpi_funnel_daily recomputes (see funnel_days_rebuilt) as a date literal;
+    none for every day. Run when the model and its pre-hook are rendered: before the pre-hook
+    deletes, so both see the flags the mart had. -#}
+{% macro funnel_rebuild_start() -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {%- set days = var('funnel_window_days') -%}
+    {%- set markers = "from " ~ ref('int_batch__kpi_rows_before') ~ " where family = 'persons'" -%}
+    {%- set row = run_query(
+        "select (select count(*) " ~ markers ~ " and row_at is null), least("
+        ~ "(select cast(" ~ dbt.date_trunc('day', dbt.dateadd('day', -days, 'min(row_at)')) ~ " as date) " ~ markers ~ "), "
+        ~ "(select cast(" ~ dbt.dateadd('day', -(days + 1), dbt.date_trunc('day', 'max(event_at)')) ~ " as date) from " ~ ref('fct_events') ~ "), "
+        ~ "(select min(entry_date) from " ~ this ~ " where is_incomplete))").rows[0] -%}
+    {%- if row[0] > 0 -%}{{ return(none) }}{%- endif -%}
+    {%- set start = row[1].strftime('%Y-%m-%d') if row[1] is not none else '9999-12-31' -%}
+    {{ return("cast('" ~ start ~ "' as date)") }}
+{%- endmacro %}
+
+
 {#- The configuration every person-level model shares: incremental, the rows the batch rebuilds
     deleted first (pre-hook; `time_column`: from each person's rebuild_from_at on, else the
     persons' every row), rebuilt rows appended, the persons recorded for the publisher

@@ -1,6 +1,7 @@
 -- One funnel entry per person and UTC day: their first step-1 event that day, and when they then
 -- reached each later step, in strict order (each step after the previous one) and within
--- funnel_window_days of the entry. Steps done out of order only count once they follow.
+-- funnel_window_days of the entry. Steps done out of order only count once they follow. The
+-- entry's segments (device, country, plan) are those of its step-1 event.
 -- Incremental by person: a batch rebuilds its persons' entries from the day funnel_window_days
 -- before their rebuild_from_at (an earlier entry's window ends before any changed event).
 {%- set n_steps = var('funnel_steps') | length %}
@@ -75,18 +76,20 @@ step_{{ k }} as (
 {% endfor %}
 
 select
-    stitched_user_id,
-    entry_date,
-    device_type,
-    country,
-    window_end_at,
+    entries.stitched_user_id,
+    entries.entry_date,
+    entries.device_type,
+    entries.country,
+    plans.plan,
+    entries.window_end_at,
     {% for k in range(1, n_steps + 1) -%}
-    step_{{ k }}_at,
+    entries.step_{{ k }}_at,
     {% endfor -%}
     case
         {% for k in range(n_steps, 1, -1) -%}
-        when step_{{ k }}_at is not null then {{ k }}
+        when entries.step_{{ k }}_at is not null then {{ k }}
         {% endfor -%}
         else 1
     end as reached_step
-from step_{{ n_steps }}
+from step_{{ n_steps }} as entries
+{{ join_plan_at('plans', 'entries.stitched_user_id', 'entries.step_1_at') }}

@@ -1,8 +1,16 @@
 -- The funnel by entry day, overall and by segment: people per step, step-to-step and overall
 -- conversion, median minutes between steps. A day's row counts the people whose funnel entry
 -- (step 1) fell on that day; their later steps may fall on later days, within the window.
--- Rebuilt whole on every run: it aggregates small tables (see docs/operations.md).
-{{ config(tags=['kpi_batch']) }}
+-- Incremental: a run recomputes the entry days a batch can have changed (funnel_days_rebuilt:
+-- the last funnel_window_days + 1 days and those before the batch persons' changes), not the
+-- whole history.
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{% if is_incremental() %}delete from {{ this }} where {{ funnel_days_rebuilt('entry_date') }}{% endif %}",
+    tags=['kpi_batch'],
+) }}
+-- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 {%- set n_steps = var('funnel_steps') | length %}
 {%- set segments = {
     'device': 'device_type', 'country': 'country', 'plan': 'plan',
@@ -12,13 +20,21 @@ with
 entries as (
 
     select
-        entries.*,
-        plans.plan,
-        users.first_touch_source
+        entries.entry_date,
+        entries.device_type,
+        entries.country,
+        entries.plan,
+        users.first_touch_source,
+        entries.window_end_at,
+        {% for k in range(1, n_steps + 1) -%}
+        entries.step_{{ k }}_at{{ "," if not loop.last }}
+        {% endfor %}
     from {{ ref('int_funnels__entries') }} as entries
     left join {{ ref('dim_users') }} as users
         on entries.stitched_user_id = users.stitched_user_id
-    {{ join_plan_at('plans', 'entries.stitched_user_id', 'entries.step_1_at') }}
+    {%- if is_incremental() %}
+    where {{ funnel_days_rebuilt('entries.entry_date') }}
+    {%- endif %}
 
 ),
 
