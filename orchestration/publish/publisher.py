@@ -81,6 +81,7 @@ class Snapshot:
     removed: list[str] = field(default_factory=list)  # stale leftovers, then pruned snapshots
     modes: dict[str, str] = field(default_factory=dict)  # per mart: copied "full" or "N persons"
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step
+    base: str = ""  # what the new file started from: "new", "copy" or "spare" (see publish)
 
 
 def consistency(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
@@ -126,13 +127,19 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
     tmp = target.with_name(f".{target.name}.{snapshot_id}.tmp")
     parquet_dir = published_dir / "snapshots" / snapshot_id
     previous = _previous(target, published_dir)
+    spare = _spare_path(target)
     with duckdb.connect() as probe:
         probe.execute(f"attach '{warehouse}' as wh (read_only)")
         through, full = _changes(probe, previous.changes_through if previous else None)
-    if full is None or full & set(PERSON_MARTS):
-        # Nothing to patch, or a person-level mart changed whole (first build, full refresh,
-        # retention purge, erasure): a new file, every mart copied, no deleted row's bytes kept.
-        previous = None
+        if full is None or full & set(PERSON_MARTS):
+            # Nothing to patch, or a person-level mart changed whole (first build, full refresh,
+            # retention purge, erasure): a new file, every mart copied, no deleted row's bytes kept.
+            previous = None
+        spared = _spare(spare) if previous is not None else None
+        if spared is not None:
+            _, spare_full = _changes(probe, spared.changes_through)
+            if spare_full is None or spare_full & set(PERSON_MARTS):
+                spared = None
     con = None
     steps: dict[str, float] = {}
     clock = time.monotonic()
@@ -140,11 +147,23 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
     def lap(step: str) -> None:
         steps[step] = time.monotonic() - clock - sum(steps.values())
 
+    # The file to write: the spare, patched in place (no copy: a month's analytics file is a GB,
+    # and the copy's bytes were only written to disk when DuckDB first synced it - 1.5-2 s);
+    # else a copy of the published file, patched; else a new file.
+    work, base, since = tmp, "new", None
+    if spared is not None:
+        try:
+            con = duckdb.connect(str(spare))  # refused while a reader still has it open
+            work, base, since = spare, "spare", spared.changes_through
+        except duckdb.IOException:
+            con = None
     try:
-        if previous is not None:
+        if con is None and previous is not None:
             shutil.copyfile(target, tmp)  # sequential, and the base the person patches apply to
+            base, since = "copy", previous.changes_through
             lap("copy previous file")
-        con = duckdb.connect(str(tmp))
+        if con is None:
+            con = duckdb.connect(str(tmp))
         con.execute("set TimeZone = 'UTC'")
         con.execute(f"attach '{warehouse}' as wh (read_only)")
         names = _marts(con, "wh")
@@ -153,13 +172,14 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
         for name in set(_marts(con, _current_database(con))) - set(names):
             con.execute(f"drop table {SCHEMA}.{name}")
         if previous is not None:
-            # Per mart and person, the time from which dbt rebuilt their rows (null: all of them).
+            # Per mart and person, the time from which dbt rebuilt their rows (null: all of them),
+            # since the snapshot the file holds (the spare's: the one before the previous).
             con.execute(
                 "create temp table _changed as select model, person_id, case when count(*) = "
                 "count(rebuilt_from_at) then min(rebuilt_from_at) end as rebuilt_from_at "
                 f"from wh.{CHANGES} where seq > ? and seq <= ? and person_id is not null "
                 "group by model, person_id",
-                [previous.changes_through, through],
+                [since, through],
             )  # fmt: skip
         tables, modes, changed_days = {}, {}, {}
         for name in names:
@@ -215,17 +235,29 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
     except BaseException:
         if con is not None:
             con.close()
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+        for path in (tmp, spare) if work == spare else (tmp,):  # a half-patched spare goes too
+            path.unlink(missing_ok=True)
+            path.with_name(path.name + ".wal").unlink(missing_ok=True)
         shutil.rmtree(parquet_dir, ignore_errors=True)
         raise
     con.close()
-    os.replace(tmp, target)  # the DuckDB file readers open: old or new, never half of one
+    # The file readers open: old or new, never half of one. After a patch the old one keeps a
+    # name, as the spare the next publish patches (readers that still have it open keep their
+    # snapshot). After a new file (a mart changed whole: an erasure among the reasons) no old
+    # file is kept: no deleted row may outlive the publish that dropped it.
+    kept = target.with_name(f".{target.name}.{snapshot_id}.previous.tmp")
+    if base != "new" and target.exists():
+        os.link(target, kept)
+    os.replace(work, target)
+    if kept.exists():
+        os.replace(kept, spare)
+    elif base == "new":
+        spare.unlink(missing_ok=True)
     _swap_symlink(published_dir / "current", f"snapshots/{snapshot_id}")
     removed = [p.name for p in stale] + prune(published_dir / "snapshots", keep=KEEP)
     return Snapshot(
         snapshot_id, target, parquet_dir, tables, checks, time.monotonic() - started, removed,
-        modes, {k: round(v, 2) for k, v in steps.items()},
+        modes, {k: round(v, 2) for k, v in steps.items()}, base,
     )  # fmt: skip
 
 
@@ -247,6 +279,47 @@ def _previous(target: Path, published_dir: Path) -> _Previous | None:
         return None
     folder = published_dir / "snapshots" / meta["snapshot_id"]
     return _Previous(meta.get("changes_through"), folder if folder.is_dir() else None)
+
+
+def _spare_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.spare")
+
+
+def _spare(spare: Path) -> _Previous | None:
+    """The spare file (the snapshot before the published one) if the next publish may patch it in
+    place: whole (its snapshot table is only written once a patch is complete, and no WAL is left
+    from a patch that stopped) and open nowhere in this process. Other processes' readers hold a
+    lock the publisher's write connection then fails on. Anything else: None, and an unusable
+    spare is removed."""
+    wal = spare.with_name(spare.name + ".wal")
+    found = _previous(spare, spare.parent) if spare.exists() and not wal.exists() else None
+    if found is None or found.changes_through is None:
+        if not _held_here(spare):
+            spare.unlink(missing_ok=True)
+            wal.unlink(missing_ok=True)
+        return None
+    return None if _held_here(spare) else found
+
+
+def _held_here(path: Path) -> bool:
+    """Whether this process has `path` open (DuckDB's file locks are per process, so they do not
+    keep the publisher from a file a reader in its own process reads). True where that cannot
+    be told (no /proc)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        return True
+    try:
+        wanted = os.stat(path)
+    except FileNotFoundError:
+        return False
+    for fd in fds.iterdir():
+        try:
+            found = os.stat(fd)
+        except OSError:
+            continue
+        if (found.st_dev, found.st_ino) == (wanted.st_dev, wanted.st_ino):
+            return True
+    return False
 
 
 def _current_database(con: duckdb.DuckDBPyConnection) -> str:

@@ -1,15 +1,23 @@
 """The publisher's guarantees on a real warehouse (the small world through the real pipeline):
 a snapshot whose KPI totals differ from their facts is not published and changes nothing
-analysts read; what a killed publish left behind is removed by the next one."""
+analysts read; what a killed publish left behind is removed by the next one; the spare file is
+patched in place only when no reader has it open."""
 
+import datetime as dt
 import os
+import subprocess
+import sys
 
 import duckdb
 import pytest
 
 from ingestion.settings import Settings
-from orchestration.publish.publisher import PublishError, publish
+from ingestion.simulator.faults import file_hour
+from orchestration.publish.publisher import PublishError, _held_here, publish
 from orchestration.run import run_pipeline
+from tests.ingestion.helpers import deliver, withhold
+from tests.publish.readers import published_equals_warehouse
+from tests.publish.test_published_warehouse import _slices
 
 HOUR = "2026-11-06-23:00"  # the small world's last hour: the whole world in one batch
 
@@ -67,3 +75,58 @@ def test_inconsistent_snapshot_is_not_published_and_leftovers_go(cx_env, instanc
         published_sessions = con.execute("select count(*) from marts.fct_sessions").fetchone()[0]
     assert published_sessions == cx_env["truth"]["totals"]["sessions"] != 0
     assert lost > 0
+
+
+@pytest.mark.timeout(1200)
+def test_the_spare_is_patched_in_place_unless_a_reader_still_has_it(cx_env, instance, tmp_path):
+    """From the third publish on, the snapshot before the published one (the spare) is patched in
+    place instead of a copy of the published file. A spare a reader (another process) still has
+    open is left alone - that publish copies instead - and the reader keeps its snapshot."""
+    landing, world = cx_env["landing"], tmp_path / "world"
+    files = withhold(landing, world)
+    settings = Settings.from_env()
+    spare = settings.analytics_path.with_name(f".{settings.analytics_path.name}.spare")
+    bases, published, reader = [], [], None
+    try:
+        for number, part in enumerate(_slices(files, 4)):
+            deliver(part, world, landing)
+            hour = max(file_hour(p) for p in part) - dt.timedelta(hours=1)
+            results = run_pipeline(instance, hour.strftime("%Y-%m-%d-%H:%M"))
+            assert [r.success for r in results] == [True, True]
+            meta = {
+                m.asset_key.to_user_string(): m.metadata
+                for m in results[1].asset_materializations_for_node("analytics__published")
+            }["analytics/published"]
+            bases.append(meta["base_file"].value)
+            published.append(meta["snapshot_id"].value)
+            published_equals_warehouse(settings)
+            if number == 1:  # holds the second snapshot: the spare after the third publish
+                reader = subprocess.Popen(
+                    [sys.executable, "-c", HOLDER, str(settings.analytics_path)],
+                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                )  # fmt: skip
+                assert reader.stdout.readline().strip() == published[1]
+        assert bases == ["new", "copy", "spare", "copy"]
+        reader.stdin.write("again\n")
+        reader.stdin.flush()
+        assert reader.stdout.readline().strip() == published[1]  # its snapshot, unchanged
+        assert spare.exists() and _published_id(spare) == published[2]
+    finally:
+        if reader is not None:
+            reader.kill()
+    # DuckDB's file locks do not guard a file against its own process: the publisher looks.
+    assert not _held_here(settings.analytics_path)
+    with duckdb.connect(str(settings.analytics_path), read_only=True):
+        assert _held_here(settings.analytics_path)
+
+
+# A reader in another process: opens the published file, prints its snapshot id, waits for a
+# line on stdin, prints the id it reads then.
+HOLDER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+query = "select snapshot_id from _published.snapshot"
+print(con.execute(query).fetchone()[0], flush=True)
+sys.stdin.readline()
+print(con.execute(query).fetchone()[0], flush=True)
+"""

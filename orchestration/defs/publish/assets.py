@@ -53,6 +53,9 @@ def cx_published(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             "consistency": dg.MetadataValue.md(
                 "| check | KPI total | fact total |\n|---|---:|---:|\n" + checks
             ),
+            # What the new file started from: "spare" (the snapshot before the previous one,
+            # patched in place), "copy" (of the previous one, patched) or "new".
+            "base_file": snap.base,
             "snapshots_removed": snap.removed,
             "seconds": round(snap.seconds, 2),
             "seconds_by_step": dg.MetadataValue.json(snap.steps),
