@@ -27,9 +27,9 @@ LOOKBACK_HOURS = 72
 # The funnel's conversion window, shortened for this 5-day world: with the default 14 days every
 # entry day is still open and kpi_funnel_daily recomputes them all; with 1 day its incremental
 # runs recompute only the days a batch can change (macros/batch/batch.sql, funnel_days_rebuilt).
-DBT_VARS = "{funnel_window_days: 1}"
 # dbt's unit tests expect the project's vars (tests/orchestration/test_pipeline_e2e.py runs them).
-NO_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+WINDOW = ("--vars", "{funnel_window_days: 1}")
+BUILD = (*WINDOW, "--exclude-resource-type", "unit_test")
 
 
 def dbt(command: str, warehouse: Path, *args: str) -> str:
@@ -53,8 +53,6 @@ def dbt(command: str, warehouse: Path, *args: str) -> str:
             "ci",
             "--target-path",
             str(target),
-            "--vars",
-            DBT_VARS,
             *args,
         ],  # fmt: skip
         cwd=DBT_DIR,
@@ -165,7 +163,7 @@ def full_rebuild(small_world, tmp_path_factory) -> Path:
     shutil.copytree(small_world[0], landing)
     settings = Settings.from_env({"CX_DATA_DIR": str(root), "CX_LANDING_DIR": str(landing)})
     load_all(settings)
-    dbt("build", settings.duckdb_path, "--full-refresh", "--quiet", *NO_UNIT_TESTS)
+    dbt("build", settings.duckdb_path, "--full-refresh", "--quiet", *BUILD)
     return settings.duckdb_path
 
 
@@ -194,12 +192,13 @@ def test_hourly_batches_in_any_order_equal_a_full_rebuild(
         load_all(settings)
         if number in half_way:
             dbt(
-                "run", settings.duckdb_path, "--quiet", "--select", "+int_identity__events_stitched"
-            )
-        dbt("run", settings.duckdb_path, "--quiet")
+                "run", settings.duckdb_path, "--quiet", "--select", "+int_identity__events_stitched",
+                *WINDOW,
+            )  # fmt: skip
+        dbt("run", settings.duckdb_path, "--quiet", *WINDOW)
         if number in rerun:
-            dbt("run", settings.duckdb_path, "--quiet")
-    dbt("build", settings.duckdb_path, "--quiet", *NO_UNIT_TESTS)  # data tests pass too
+            dbt("run", settings.duckdb_path, "--quiet", *WINDOW)
+    dbt("build", settings.duckdb_path, "--quiet", *BUILD)  # the data tests pass too
 
     tables = mart_tables(full_rebuild)
     assert set(tables) == set(mart_tables(settings.duckdb_path))

@@ -248,7 +248,8 @@
         pre_hook="{{ delete_batch_persons(" ~ args ~ ") }}",
         post_hook="{{ record_person_changes(" ~ args ~ ") }}",
         tags=['hourly_batch'],
-        meta={'batch_test_key': 'stitched_user_id'},
+        meta={'batch_test_key': 'stitched_user_id', 'batch_test_time': time_column,
+              'batch_test_lookback_days': lookback_days},
     ) }}
     {%- do ref('int_batch__persons') -%}
 {%- endmacro %}
@@ -292,12 +293,16 @@
     In a scheduled run (`dbt build`, not a full refresh) the tests of the person-level models
     (meta batch_test_key) look at the rows of the run's persons only: each of those persons'
     rows was rebuilt whole, and every other row is as it was when an earlier run tested it, so a
-    duplicate or a null can only be among them. Likewise the staged events (batch_test_key
+    duplicate or a null can only be among them - and for a model with a time column, only among
+    the rows from each person's rebuild_from_at on, the rows the batch rebuilt (with the earliest
+    of those times as a literal: DuckDB then skips the older blocks of a month-long table).
+    Likewise the staged events (batch_test_key
     message_id) on the messages with a delivery in the batch's loads. The first build's batch
     holds every load and person; a full refresh or `dbt test` tests whole tables. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
-    {%- set key = _batch_test_key() -%}
+    {%- set meta = _batch_test_meta() -%}
+    {%- set key = meta.get('batch_test_key') -%}
     {%- if key -%}
         {%- if key == 'message_id' -%}
         {#- staging: the messages with a delivery in the batch's loads (raw.events is appended load
@@ -305,6 +310,12 @@
         {%- set batch_filter = key ~ " in (select message_id from " ~ target.database ~ ".raw.events"
                              ~ " where _dlt_load_id in (select load_id from " ~ target.database
                              ~ ".intermediate.int_batch__loads))" -%}
+        {%- elif meta.get('batch_test_time') -%}
+        {%- set persons = target.database ~ ".intermediate.int_batch__persons" -%}
+        {%- set batch_filter = rows_rebuilt_from(
+                persons, key, meta.batch_test_time,
+                earliest_bound("select rebuild_from_at from " ~ persons),
+                meta.get('batch_test_lookback_days')) -%}
         {%- else -%}
         {%- set batch_filter = key ~ " in (select person_id from " ~ target.database
                              ~ ".intermediate.int_batch__persons)" -%}
@@ -319,10 +330,12 @@
 {%- endmacro %}
 
 
-{% macro _batch_test_key() -%}
-    {%- if not execute or flags.WHICH != 'build' or flags.FULL_REFRESH -%}{{ return(none) }}{%- endif -%}
+{#- The batch_test_* meta of the model a data test is attached to, in a scheduled `dbt build`
+    (not a full refresh); empty otherwise. -#}
+{% macro _batch_test_meta() -%}
+    {%- if not execute or flags.WHICH != 'build' or flags.FULL_REFRESH -%}{{ return({}) }}{%- endif -%}
     {%- set node = graph.nodes.get(model.attached_node or '') -%}
-    {{ return(node.config.meta.get('batch_test_key') if node else none) }}
+    {{ return(node.config.meta if node else {}) }}
 {%- endmacro %}
 
 

@@ -41,7 +41,16 @@
         cast(t.{{ period }} as {{ dbt.type_timestamp() }}) as row_at,
         {{ row_hash(hashed) }} as row_hash
     from {{ rel[relation] }} as t
+    {%- if families == 'person' %}
+    {#- only those persons' dim_users rows: a hash table of every person (1.4M at 30 days) per
+        family and snapshot otherwise #}
+    left join (
+        select * from {{ rel.dim_users }}
+        where stitched_user_id in (select person_id from ({{ persons }}) as rebuilt_persons)
+    ) as u on t.stitched_user_id = u.stitched_user_id
+    {%- else %}
     left join {{ rel.dim_users }} as u on t.stitched_user_id = u.stitched_user_id
+    {%- endif %}
     {%- if 'p.plan' in hashed %}
     {{ join_plan_at('p', 't.stitched_user_id', 't.' ~ period, rel.int_identity__plans) }}
     {%- endif %}
