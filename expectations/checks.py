@@ -218,17 +218,57 @@ def schema_check(con, gx_dir: Path, table: str, asset: str, batch: bool) -> Chec
 # --- volume ----------------------------------------------------------------------------------
 
 
-def hourly_counts(con) -> pd.Series:
-    """Rows of raw.events per hour of arrival (received_at, UTC), every hour from the first."""
-    frame = con.execute(
-        "select date_trunc('hour', received_at at time zone 'UTC') as hour, count(*) as n "
-        "from raw.events group by 1 order by 1"
-    ).df()
-    if frame.empty:
+def hourly_counts(con, hours: Sequence[dt.datetime] | None = None) -> pd.Series:
+    """Rows of raw.events per hour of arrival (received_at, UTC), every hour from the first to the
+    last (0 where none arrived). With `hours` (naive UTC): those of them in that span only, each
+    counted over its own time range, so that DuckDB reads only their blocks (raw.events is
+    appended in arrival order): a month of events grouped by hour is a 0.65 s scan."""
+    if hours is None:
+        frame = con.execute(
+            "select date_trunc('hour', received_at at time zone 'UTC') as hour, count(*) as n "
+            "from raw.events group by 1 order by 1"
+        ).df()
+        if frame.empty:
+            return pd.Series(dtype="int64")
+        series = frame.set_index("hour")["n"]
+        full = pd.date_range(series.index.min(), series.index.max(), freq="h")
+        return series.reindex(full, fill_value=0)
+    first, last = con.execute(
+        "select date_trunc('hour', min(received_at) at time zone 'UTC'), "
+        "date_trunc('hour', max(received_at) at time zone 'UTC') from raw.events"
+    ).fetchone()
+    if first is None:
         return pd.Series(dtype="int64")
-    series = frame.set_index("hour")["n"]
-    full = pd.date_range(series.index.min(), series.index.max(), freq="h")
-    return series.reindex(full, fill_value=0)
+    wanted = sorted({pd.Timestamp(h) for h in hours} & set(pd.date_range(first, last, freq="h")))
+    if not wanted:
+        return pd.Series(dtype="int64")
+    counts = " union all ".join(
+        f"select timestamp '{h:%Y-%m-%d %H:00:00}' as hour, count(*) as n from raw.events "
+        f"where received_at >= timestamptz '{h:%Y-%m-%d %H:00:00}+00' "
+        f"and received_at < timestamptz '{h + pd.Timedelta(hours=1):%Y-%m-%d %H:00:00}+00'"
+        for h in wanted
+    )
+    frame = con.execute(f"select * from ({counts}) order by hour").df()
+    return frame.set_index(pd.DatetimeIndex(frame["hour"]))["n"].rename_axis(None)
+
+
+def baseline_hours(hours: Sequence[dt.datetime], cfg: dict) -> list[pd.Timestamp]:
+    """The hours volume_profile reads for `hours`: each, and the same hour on the earlier weeks
+    and days its baseline may come from."""
+    needed = set()
+    for hour in hours:
+        hour = (
+            pd.Timestamp(hour).tz_localize(None)
+            if pd.Timestamp(hour).tzinfo
+            else pd.Timestamp(hour)
+        )
+        needed.add(hour)
+        for step, limit in (
+            (pd.Timedelta(days=7), cfg["weeks"]),
+            (pd.Timedelta(days=1), cfg["fallback_days"]),
+        ):
+            needed.update(hour - k * step for k in range(1, limit + 1))
+    return sorted(needed)
 
 
 def volume_profile(counts: pd.Series, hours: Sequence[dt.datetime], cfg: dict) -> pd.DataFrame:
@@ -271,7 +311,7 @@ def volume_profile(counts: pd.Series, hours: Sequence[dt.datetime], cfg: dict) -
 def volume_check(con, gx_dir: Path, hours: Sequence[dt.datetime]) -> CheckOutcome:
     """raw.events rows per hour of arrival within the learned baseline (WARN)."""
     cfg = rules()["volume"]
-    frame = volume_profile(hourly_counts(con), hours, cfg)
+    frame = volume_profile(hourly_counts(con, baseline_hours(hours, cfg)), hours, cfg)
     expectations = [
         _expect(gxe.ExpectColumnPairValuesAToBeGreaterThanB, WARN,
                 f"no drop to {cfg['drop_ratio']:.0%} of the baseline median or below",

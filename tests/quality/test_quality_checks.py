@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 
 from expectations import checks
@@ -78,12 +79,21 @@ def test_clean_world_passes_and_each_fault_fails_its_check(world, instance, rece
     assert list(index.parent.glob(f"validations/raw_events/schema/{result.run_id}/*/*.html"))
     # ... and no hour of the 13.5 days would have failed the volume rule: weekday/weekend and
     # day/night variation (plus the incident on day 9) stay inside the baseline.
+    cfg = checks.rules()["volume"]
     with duckdb.connect(str(Settings.from_env().duckdb_path), read_only=True) as con:
         counts = checks.hourly_counts(con)
+        # The check itself reads only the hours a baseline needs, hour by hour: same profile
+        # (every 5th hour, and one before the first and one after the last).
+        sample = [counts.index[0] - dt.timedelta(hours=1), *counts.index[::5],
+                  counts.index[-1] + dt.timedelta(hours=1)]  # fmt: skip
+        read = checks.hourly_counts(con, checks.baseline_hours(sample, cfg))
         stored = con.execute(
             "select count(*), count(*) filter (where passed) from ops.dq_results"
         ).fetchone()
-    profile = checks.volume_profile(counts, list(counts.index), checks.rules()["volume"])
+    pd.testing.assert_frame_equal(
+        checks.volume_profile(read, sample, cfg), checks.volume_profile(counts, sample, cfg)
+    )
+    profile = checks.volume_profile(counts, list(counts.index), cfg)
     judged = profile[profile["upper"] != float("inf")]
     assert len(judged) > 150  # the busier hours of 13 days; quiet night hours are not judged
     outside = judged[
