@@ -22,6 +22,8 @@ from ingestion.surveys.source import surveys_source
 from ingestion.tickets.source import tickets_source
 from orchestration.privacy.erasure import erase
 from orchestration.privacy.retention import purge
+from orchestration.publish import publisher
+from orchestration.publish.publisher import publish
 from orchestration.run import run_job, run_pipeline
 from tests.transform.test_microbatch_invariant import dbt
 
@@ -93,7 +95,7 @@ def rows_mentioning(database: Path, tokens: set[str]) -> list[str]:
         con.close()
 
 
-def test_erasure_everywhere_and_replays_keep_the_person_out(cx_env, instance):
+def test_erasure_everywhere_and_replays_keep_the_person_out(cx_env, instance, monkeypatch):
     settings = Settings.from_env()
     assert all(r.success for r in run_pipeline(instance, HOUR))
     user_id, email, anons = _person(cx_env["landing"])
@@ -106,6 +108,12 @@ def test_erasure_everywhere_and_replays_keep_the_person_out(cx_env, instance):
             [user_id],
         ).fetchone()
     assert theirs > 0
+    # A second publish keeps the first file as the spare it patches next time (publisher.py;
+    # kept from any size here): the person is in it too.
+    monkeypatch.setattr(publisher, "SPARE_MIN_BYTES", 0)
+    publish(settings.duckdb_path, settings.analytics_path, settings.published_dir, "second")
+    spare = settings.analytics_path.with_name(f".{settings.analytics_path.name}.spare")
+    assert rows_mentioning(spare, tokens)
 
     started = dt.datetime.now(dt.UTC)
     report = erase(settings, email=email, requested_by="test", instance=instance)
@@ -115,6 +123,7 @@ def test_erasure_everywhere_and_replays_keep_the_person_out(cx_env, instance):
     # Gone from the warehouse, the published file, the Parquet snapshot; no older snapshot kept.
     assert rows_mentioning(settings.duckdb_path, tokens) == []
     assert rows_mentioning(settings.analytics_path, tokens) == []
+    assert not spare.exists()
     snapshots = list((settings.published_dir / "snapshots").iterdir())
     assert len(snapshots) == 1
     with duckdb.connect() as con:

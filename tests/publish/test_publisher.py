@@ -13,6 +13,7 @@ import pytest
 
 from ingestion.settings import Settings
 from ingestion.simulator.faults import file_hour
+from orchestration.publish import publisher
 from orchestration.publish.publisher import PublishError, _held_here, publish
 from orchestration.run import run_pipeline
 from tests.ingestion.helpers import deliver, withhold
@@ -78,10 +79,14 @@ def test_inconsistent_snapshot_is_not_published_and_leftovers_go(cx_env, instanc
 
 
 @pytest.mark.timeout(1200)
-def test_the_spare_is_patched_in_place_unless_a_reader_still_has_it(cx_env, instance, tmp_path):
+def test_the_spare_is_patched_in_place_unless_a_reader_still_has_it(
+    cx_env, instance, tmp_path, monkeypatch
+):
     """From the third publish on, the snapshot before the published one (the spare) is patched in
-    place instead of a copy of the published file. A spare a reader (another process) still has
-    open is left alone - that publish copies instead - and the reader keeps its snapshot."""
+    place instead of a copy of the published file (once that file is large; here always). A spare
+    a reader (another process) still has open is left alone - that publish copies instead - and
+    the reader keeps its snapshot."""
+    monkeypatch.setattr(publisher, "SPARE_MIN_BYTES", 0)
     landing, world = cx_env["landing"], tmp_path / "world"
     files = withhold(landing, world)
     settings = Settings.from_env()

@@ -48,7 +48,8 @@ def cx_published(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             "rows": sum(snap.tables.values()),
             "tables": dg.MetadataValue.md("| mart | rows |\n|---|---:|\n" + rows),
             # How each mart came over: "full" (copied whole) or "N persons" (only the persons
-            # dbt rebuilt since the previous snapshot: publisher.PERSON_MARTS).
+            # dbt rebuilt since the snapshot the file started from - the previous one, or the
+            # one before it when base_file is "spare": publisher.PERSON_MARTS).
             "copied": dg.MetadataValue.md("| mart | copied |\n|---|---|\n" + modes),
             "consistency": dg.MetadataValue.md(
                 "| check | KPI total | fact total |\n|---|---:|---:|\n" + checks
