@@ -252,22 +252,30 @@ def hourly_counts(con, hours: Sequence[dt.datetime] | None = None) -> pd.Series:
     return frame.set_index(pd.DatetimeIndex(frame["hour"]))["n"].rename_axis(None)
 
 
-def baseline_hours(hours: Sequence[dt.datetime], cfg: dict) -> list[pd.Timestamp]:
-    """The hours volume_profile reads for `hours`: each, and the same hour on the earlier weeks
-    and days its baseline may come from."""
-    needed = set()
-    for hour in hours:
-        hour = (
-            pd.Timestamp(hour).tz_localize(None)
-            if pd.Timestamp(hour).tzinfo
-            else pd.Timestamp(hour)
-        )
-        needed.add(hour)
+def _naive_hour(hour: dt.datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(hour)
+    return stamp.tz_localize(None) if stamp.tzinfo else stamp
+
+
+def _baseline_candidates(hour: pd.Timestamp, cfg: dict) -> list[list[pd.Timestamp]]:
+    """The hours a baseline may come from, in order of preference: the same hour of the week on
+    the earlier weeks, else the same hour of the day on the earlier days."""
+    return [
+        [hour - k * step for k in range(1, limit + 1)]
         for step, limit in (
             (pd.Timedelta(days=7), cfg["weeks"]),
             (pd.Timedelta(days=1), cfg["fallback_days"]),
-        ):
-            needed.update(hour - k * step for k in range(1, limit + 1))
+        )
+    ]
+
+
+def baseline_hours(hours: Sequence[dt.datetime], cfg: dict) -> list[pd.Timestamp]:
+    """The hours volume_profile reads for `hours`: each, and every hour its baseline may come from."""
+    needed = set()
+    for hour in map(_naive_hour, hours):
+        needed.add(hour)
+        for candidates in _baseline_candidates(hour, cfg):
+            needed.update(candidates)
     return sorted(needed)
 
 
@@ -276,20 +284,10 @@ def volume_profile(counts: pd.Series, hours: Sequence[dt.datetime], cfg: dict) -
     in earlier weeks, or of the same hour of the day on earlier days while too few weeks exist)
     and the bounds outside which it fails."""
     rows = []
-    for hour in hours:
-        hour = (
-            pd.Timestamp(hour).tz_localize(None)
-            if pd.Timestamp(hour).tzinfo
-            else pd.Timestamp(hour)
-        )
+    for hour in map(_naive_hour, hours):
         history, basis = [], "same hour of week"
-        for step, limit in (
-            (pd.Timedelta(days=7), cfg["weeks"]),
-            (pd.Timedelta(days=1), cfg["fallback_days"]),
-        ):
-            history = [
-                counts[h] for k in range(1, limit + 1) if (h := hour - k * step) in counts.index
-            ]
+        for candidates in _baseline_candidates(hour, cfg):
+            history = [counts[h] for h in candidates if h in counts.index]
             if len(history) >= cfg["min_history"]:
                 break
             basis = "same hour of day"

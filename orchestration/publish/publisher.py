@@ -257,8 +257,8 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
     con.close()
     # The file readers open: old or new, never half of one. After a patch of a large file the old
     # one keeps a name, as the spare the next publish patches (readers that still have it open
-    # keep their snapshot). After a new file (a mart changed whole: an erasure among the reasons) no old
-    # file is kept: no deleted row may outlive the publish that dropped it.
+    # keep their snapshot). After a new file (a mart changed whole: an erasure among the
+    # reasons) no old file is kept: no deleted row may outlive the publish that dropped it.
     kept = target.with_name(f".{target.name}.{snapshot_id}.previous.tmp")
     if base != "new" and large:
         os.link(target, kept)

@@ -296,8 +296,8 @@
     duplicate or a null can only be among them - and for a model with a time column, only among
     the rows from each person's rebuild_from_at on, the rows the batch rebuilt (with the earliest
     of those times as a literal: DuckDB then skips the older blocks of a month-long table).
-    Likewise the staged events (batch_test_key
-    message_id) on the messages with a delivery in the batch's loads. The first build's batch
+    Likewise the staged events (batch_test_key message_id) on the messages with a delivery in
+    the batch's loads. The first build's batch
     holds every load and person; a full refresh or `dbt test` tests whole tables. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}

@@ -26,8 +26,8 @@ _QUERIES = {
         # Late relative to the data, not the wall clock: more than LOOKBACK_HOURS older than
         # the newest event the warehouse held before this batch (_newest_before_batch).
         "events_later_than_lookback": lambda con: con.execute(
-            "select count(*) from intermediate.int_batch__events "
-            f"where is_from_batch_loads and event_at < cast(? as timestamptz) - interval {LOOKBACK_HOURS} hour",
+            "select count(*) from intermediate.int_batch__events where is_from_batch_loads "
+            f"and event_at < cast(? as timestamptz) - interval {LOOKBACK_HOURS} hour",
             [_newest_before_batch(con)],
         ).fetchone()[0],
         "oldest_event_in_batch": "select cast(min(event_at) as varchar) from intermediate.int_batch__events",
