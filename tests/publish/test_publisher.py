@@ -83,9 +83,9 @@ def test_the_spare_is_patched_in_place_unless_a_reader_still_has_it(
     cx_env, instance, tmp_path, monkeypatch
 ):
     """From the third publish on, the snapshot before the published one (the spare) is patched in
-    place instead of a copy of the published file (once that file is large; here always). A spare
-    a reader (another process) still has open is left alone - that publish copies instead - and
-    the reader keeps its snapshot."""
+    place instead of a copy of the published file (once that file is large; here always): three
+    pipeline runs, then a publish on its own. A spare a reader (another process) still has open
+    is left alone - that publish copies instead - and the reader keeps its snapshot."""
     monkeypatch.setattr(publisher, "SPARE_MIN_BYTES", 0)
     landing, world = cx_env["landing"], tmp_path / "world"
     files = withhold(landing, world)
@@ -93,7 +93,7 @@ def test_the_spare_is_patched_in_place_unless_a_reader_still_has_it(
     spare = settings.analytics_path.with_name(f".{settings.analytics_path.name}.spare")
     bases, published, reader = [], [], None
     try:
-        for number, part in enumerate(_slices(files, 4)):
+        for number, part in enumerate(_slices(files, 3)):
             deliver(part, world, landing)
             hour = max(file_hour(p) for p in part) - dt.timedelta(hours=1)
             results = run_pipeline(instance, hour.strftime("%Y-%m-%d-%H:%M"))
@@ -111,6 +111,13 @@ def test_the_spare_is_patched_in_place_unless_a_reader_still_has_it(
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                 )  # fmt: skip
                 assert reader.stdout.readline().strip() == published[1]
+        # The fourth publish (nothing new in the warehouse): its spare is the held file.
+        fourth = publish(
+            settings.duckdb_path, settings.analytics_path, settings.published_dir, "fourth"
+        )
+        bases.append(fourth.base)
+        published.append(fourth.snapshot_id)
+        published_equals_warehouse(settings)
         assert bases == ["new", "copy", "spare", "copy"]
         reader.stdin.write("again\n")
         reader.stdin.flush()
