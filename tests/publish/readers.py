@@ -7,6 +7,7 @@ file and the current Parquet snapshot every second, one holds a connection open 
 equal that day's facts), every publish seen, and the held connection kept its snapshot.
 """
 
+import datetime as dt
 import gzip
 import json
 import os
@@ -19,6 +20,9 @@ from pathlib import Path
 import duckdb
 
 from ingestion.settings import Settings
+from ingestion.simulator.faults import file_hour
+from orchestration.run import run_pipeline
+from tests.ingestion.helpers import deliver
 from tests.publish.reader import parquet
 
 READER = Path(__file__).with_name("reader.py")
@@ -154,3 +158,27 @@ def published_equals_warehouse(settings: Settings) -> None:
             ).fetchone()[0]
             assert diff == 0, (mart, other)
     con.close()
+
+
+def slices(files: list[Path], runs: int) -> list[list[Path]]:
+    """The files in `runs` slices of consecutive delivery hours, none empty."""
+    hours = sorted({file_hour(p) for p in files})
+    assert len(hours) >= runs
+    bounds = [len(hours) * i // runs for i in range(runs + 1)]
+    return [
+        [p for p in files if file_hour(p) in set(hours[a:b])]
+        for a, b in zip(bounds, bounds[1:], strict=False)
+    ]
+
+
+def run_slice(instance, part: list[Path], world: Path, landing: Path) -> dict:
+    """Deliver one slice of the withheld files, run the pipeline for its last hour (both jobs must
+    succeed) and return the metadata of its publish (analytics/published)."""
+    deliver(part, world, landing)
+    hour = max(file_hour(p) for p in part) - dt.timedelta(hours=1)
+    results = run_pipeline(instance, hour.strftime("%Y-%m-%d-%H:%M"))
+    assert [r.success for r in results] == [True, True]
+    return {
+        m.asset_key.to_user_string(): m.metadata
+        for m in results[1].asset_materializations_for_node("analytics__published")
+    }["analytics/published"]

@@ -9,32 +9,24 @@ Skipped in `make test` (the end-to-end test runs the same readers across its pip
 `make soak` runs it with 20 runs (about 20 minutes on 2 cores).
 """
 
-import datetime as dt
 import os
 import time
-from pathlib import Path
 
 import pytest
 
 from ingestion.settings import Settings
-from ingestion.simulator.faults import file_hour
 from orchestration.publish.publisher import KEEP
-from orchestration.run import run_pipeline
-from tests.ingestion.helpers import deliver, withhold
-from tests.publish.readers import Readers, landing_pii, pii_found, published_equals_warehouse
+from tests.ingestion.helpers import withhold
+from tests.publish.readers import (
+    Readers,
+    landing_pii,
+    pii_found,
+    published_equals_warehouse,
+    run_slice,
+    slices,
+)
 
 RUNS = int(os.environ.get("CX_PUBLISH_SOAK_RUNS", "0"))
-
-
-def _slices(files: list[Path], runs: int) -> list[list[Path]]:
-    """The files in `runs` slices of consecutive delivery hours, none empty."""
-    hours = sorted({file_hour(p) for p in files})
-    assert len(hours) >= runs
-    bounds = [len(hours) * i // runs for i in range(runs + 1)]
-    return [
-        [p for p in files if file_hour(p) in set(hours[a:b])]
-        for a, b in zip(bounds, bounds[1:], strict=False)
-    ]
 
 
 @pytest.mark.skipif(RUNS < 2, reason="soak test: `make soak` (CX_PUBLISH_SOAK_RUNS=20)")
@@ -45,15 +37,8 @@ def test_readers_across_many_pipeline_runs(cx_env, instance, tmp_path):
     settings = Settings.from_env()
     published = []
     with Readers(tmp_path, settings) as readers:
-        for part in _slices(files, RUNS):
-            deliver(part, world, landing)
-            hour = max(file_hour(p) for p in part) - dt.timedelta(hours=1)
-            results = run_pipeline(instance, hour.strftime("%Y-%m-%d-%H:%M"))
-            assert [r.success for r in results] == [True, True]
-            meta = {
-                m.asset_key.to_user_string(): m.metadata
-                for m in results[1].asset_materializations_for_node("analytics__published")
-            }["analytics/published"]
+        for part in slices(files, RUNS):
+            meta = run_slice(instance, part, world, landing)
             published.append(meta["snapshot_id"].value)
             time.sleep(1.5)  # let the readers see this snapshot before the next run
     seen = readers.check(published)

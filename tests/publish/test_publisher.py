@@ -3,7 +3,6 @@ a snapshot whose KPI totals differ from their facts is not published and changes
 analysts read; what a killed publish left behind is removed by the next one; the spare file is
 patched in place only when no reader has it open."""
 
-import datetime as dt
 import os
 import subprocess
 import sys
@@ -12,13 +11,11 @@ import duckdb
 import pytest
 
 from ingestion.settings import Settings
-from ingestion.simulator.faults import file_hour
 from orchestration.publish import publisher
 from orchestration.publish.publisher import PublishError, _held_here, publish
 from orchestration.run import run_pipeline
-from tests.ingestion.helpers import deliver, withhold
-from tests.publish.readers import published_equals_warehouse
-from tests.publish.test_published_warehouse import _slices
+from tests.ingestion.helpers import withhold
+from tests.publish.readers import published_equals_warehouse, run_slice, slices
 
 HOUR = "2026-11-06-23:00"  # the small world's last hour: the whole world in one batch
 
@@ -93,15 +90,8 @@ def test_the_spare_is_patched_in_place_unless_a_reader_still_has_it(
     spare = settings.analytics_path.with_name(f".{settings.analytics_path.name}.spare")
     bases, published, reader = [], [], None
     try:
-        for number, part in enumerate(_slices(files, 3)):
-            deliver(part, world, landing)
-            hour = max(file_hour(p) for p in part) - dt.timedelta(hours=1)
-            results = run_pipeline(instance, hour.strftime("%Y-%m-%d-%H:%M"))
-            assert [r.success for r in results] == [True, True]
-            meta = {
-                m.asset_key.to_user_string(): m.metadata
-                for m in results[1].asset_materializations_for_node("analytics__published")
-            }["analytics/published"]
+        for number, part in enumerate(slices(files, 3)):
+            meta = run_slice(instance, part, world, landing)
             bases.append(meta["base_file"].value)
             published.append(meta["snapshot_id"].value)
             published_equals_warehouse(settings)
