@@ -25,6 +25,7 @@ table (the floor for "load an hour"), and a `dbt build --full-refresh` over the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -167,76 +168,110 @@ def dbt_full_rebuild(warehouse: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_case(days: int, landing: Path, args) -> dict:
-    import dagster as dg
+class Case:
+    """One history length: its own data directory, Dagster instance and batch hours."""
 
-    from ingestion.settings import Settings
-    from orchestration.run import run_pipeline
-    from tests.ingestion.helpers import run_feed
+    def __init__(self, days: int, landing: Path, args, stack: contextlib.ExitStack):
+        import dagster as dg
+        import yaml
 
-    work = Path(tempfile.mkdtemp(prefix=f"microbatch-{days}d-", dir=args.out))
-    os.environ.update({"CX_DATA_DIR": str(work), "CX_LANDING_DIR": str(work / "landing"),
-                       "CX_ENV": "ci"})  # fmt: skip
-    settings = Settings.from_env()
-    # As a deployment does (`make manifest`): parse the dbt project with the profile the runs use,
-    # so each run's dbt re-uses that parse instead of parsing the whole project again.
-    dbt(["parse", "--no-partial-parse"], settings.duckdb_path)
-    first_batch = dt.datetime.combine(START + dt.timedelta(days=1), dt.time(BATCH_HOUR))
-    history, batches = split_files(landing, first_batch, args.repeat)
-    deliver(history, landing, settings.landing_dir)
-    started = time.perf_counter()
-    for feed in ("events", "tickets", "surveys"):
-        run_feed(feed, settings)
-    load_seconds = time.perf_counter() - started
-    events = replicate_history(settings.duckdb_path, days, args.same_anonymous_ids)
-    print(f"[{days}d] history: {events:,} raw event rows (loaded day in {load_seconds:.0f} s)",
-          flush=True)  # fmt: skip
-    result = {"history_days": days, "history_raw_events": events, "batches": []}
-    import yaml
+        from ingestion.settings import Settings
+        from tests.ingestion.helpers import run_feed
 
-    home = work / "dagster_home"
-    home.mkdir()
-    overrides = yaml.safe_load((ROOT / "orchestration" / "dagster.yaml").read_text())
-    with dg.instance_for_test(temp_dir=str(home), overrides=overrides) as instance:
-        hour = (first_batch - dt.timedelta(hours=1)).strftime("%Y-%m-%d-%H:%M")
+        self.days, self.landing, self.args = days, landing, args
+        self.work = Path(tempfile.mkdtemp(prefix=f"microbatch-{days}d-", dir=args.out))
+        # Each history its own dbt target folder (dagster-dbt reads DBT_TARGET_PATH too): the
+        # partial parse dbt keeps there is tied to the warehouse path, and a parse of the other
+        # history's would make every dbt run parse the whole project again.
+        self.env = {"CX_DATA_DIR": str(self.work), "CX_LANDING_DIR": str(self.work / "landing"),
+                    "CX_ENV": "ci", "DBT_TARGET_PATH": str(self.work / "dbt_target")}  # fmt: skip
+        os.environ.update(self.env)
+        self.settings = settings = Settings.from_env()
+        # As a deployment does (`make manifest`): parse the dbt project with the profile the runs
+        # use, so each run's dbt re-uses that parse instead of parsing the whole project again.
+        dbt(["parse", "--no-partial-parse"], settings.duckdb_path)
+        self.first_batch = dt.datetime.combine(START + dt.timedelta(days=1), dt.time(BATCH_HOUR))
+        history, self.batches = split_files(landing, self.first_batch, args.repeat)
+        deliver(history, landing, settings.landing_dir)
         started = time.perf_counter()
-        assert all(r.success for r in run_pipeline(instance, hour))
-        result["first_full_build_seconds"] = time.perf_counter() - started
-        print(f"[{days}d] first build (everything): {result['first_full_build_seconds']:.1f} s",
+        for feed in ("events", "tickets", "surveys"):
+            run_feed(feed, settings)
+        load_seconds = time.perf_counter() - started
+        events = replicate_history(settings.duckdb_path, days, args.same_anonymous_ids)
+        print(f"[{days}d] history: {events:,} raw event rows (loaded day in {load_seconds:.0f} s)",
               flush=True)  # fmt: skip
-        for i, files in enumerate(batches):
-            deliver(files, landing, settings.landing_dir)
-            hour = (first_batch + dt.timedelta(hours=i)).strftime("%Y-%m-%d-%H:%M")
-            lines = sum(1 for p in files if "/events/" in str(p) for _ in _lines(p))
-            timings, steps = {}, {}
-            for job_result in run_pipeline(instance, hour):
-                assert job_result.success
-                stats = instance.get_run_stats(job_result.run_id)
-                timings[job_result.job_def.name] = stats.end_time - stats.start_time
-                for step in instance.get_run_step_stats(job_result.run_id):
-                    steps[step.step_key] = round(step.end_time - step.start_time, 2)
-            total = sum(timings.values())
-            event_files = [p for p in files if "/events/" in str(p)]
-            reference = reference_hour(event_files, work)
-            result["batches"].append({"hour": hour, "event_lines": lines, **timings,
-                                      "total_seconds": total, "reference_seconds": reference,
-                                      "steps": steps})  # fmt: skip
-            print(f"[{days}d] batch {hour}: {lines:,} event lines, hourly job "
-                  f"{timings['cx_hourly']:.1f} s + KPI job {timings['cx_daily_kpis']:.1f} s = "
-                  f"{total:.1f} s; plain DuckDB read_ndjson of the hour {reference:.2f} s\n"
-                  f"    steps (s): {json.dumps(steps)}", flush=True)  # fmt: skip
-    result["dbt_full_rebuild_seconds"] = (
-        None if args.no_full_rebuild else dbt_full_rebuild(settings.duckdb_path)
-    )
-    if result["dbt_full_rebuild_seconds"] is not None:
-        print(f"[{days}d] dbt build --full-refresh on the same warehouse: "
-              f"{result['dbt_full_rebuild_seconds']:.1f} s", flush=True)  # fmt: skip
-    result["median_batch_seconds"] = statistics.median(
-        b["total_seconds"] for b in result["batches"]
-    )
-    if not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-    return result
+        self.result = {"history_days": days, "history_raw_events": events, "batches": []}
+        home = self.work / "dagster_home"
+        home.mkdir()
+        overrides = yaml.safe_load((ROOT / "orchestration" / "dagster.yaml").read_text())
+        self.instance = stack.enter_context(
+            dg.instance_for_test(temp_dir=str(home), overrides=overrides)
+        )
+        hour = (self.first_batch - dt.timedelta(hours=1)).strftime("%Y-%m-%d-%H:%M")
+        started = time.perf_counter()
+        assert all(r.success for r in run_pipeline_here(self, hour))
+        self.result["first_full_build_seconds"] = time.perf_counter() - started
+        print(f"[{days}d] first build (everything): "
+              f"{self.result['first_full_build_seconds']:.1f} s", flush=True)  # fmt: skip
+
+    def batch(self, i: int) -> None:
+        files = self.batches[i]
+        deliver(files, self.landing, self.settings.landing_dir)
+        hour = (self.first_batch + dt.timedelta(hours=i)).strftime("%Y-%m-%d-%H:%M")
+        lines = sum(1 for p in files if "/events/" in str(p) for _ in _lines(p))
+        timings, steps = {}, {}
+        for job_result in run_pipeline_here(self, hour):
+            assert job_result.success
+            stats = self.instance.get_run_stats(job_result.run_id)
+            timings[job_result.job_def.name] = stats.end_time - stats.start_time
+            for step in self.instance.get_run_step_stats(job_result.run_id):
+                steps[step.step_key] = round(step.end_time - step.start_time, 2)
+        total = sum(timings.values())
+        event_files = [p for p in files if "/events/" in str(p)]
+        reference = reference_hour(event_files, self.work)
+        self.result["batches"].append({"hour": hour, "event_lines": lines, **timings,
+                                       "total_seconds": total, "reference_seconds": reference,
+                                       "steps": steps})  # fmt: skip
+        print(f"[{self.days}d] batch {hour}: {lines:,} event lines, hourly job "
+              f"{timings['cx_hourly']:.1f} s + KPI job {timings['cx_daily_kpis']:.1f} s = "
+              f"{total:.1f} s; plain DuckDB read_ndjson of the hour {reference:.2f} s\n"
+              f"    steps (s): {json.dumps(steps)}", flush=True)  # fmt: skip
+
+    def finish(self) -> dict:
+        result = self.result
+        os.environ.update(self.env)
+        result["dbt_full_rebuild_seconds"] = (
+            None if self.args.no_full_rebuild else dbt_full_rebuild(self.settings.duckdb_path)
+        )
+        if result["dbt_full_rebuild_seconds"] is not None:
+            print(f"[{self.days}d] dbt build --full-refresh on the same warehouse: "
+                  f"{result['dbt_full_rebuild_seconds']:.1f} s", flush=True)  # fmt: skip
+        result["median_batch_seconds"] = statistics.median(
+            b["total_seconds"] for b in result["batches"]
+        )
+        if not self.args.keep:
+            shutil.rmtree(self.work, ignore_errors=True)
+        return result
+
+
+def run_pipeline_here(case: Case, hour: str):
+    """What the hourly schedule runs, with this case's data directory in the environment."""
+    from orchestration.run import run_pipeline
+
+    os.environ.update(case.env)
+    return run_pipeline(case.instance, hour)
+
+
+def run_cases(landing: Path, args) -> list[dict]:
+    """Build every history first, then run batch i of each history in turn - in alternating
+    order (1 d, 30 d, then 30 d, 1 d, ...) - so that a machine slowing down or speeding up
+    during the run weighs on every history alike, not on the one measured last."""
+    with contextlib.ExitStack() as stack:
+        cases = [Case(days, landing, args, stack) for days in args.history_days]
+        for i in range(args.repeat):
+            for case in cases if i % 2 == 0 else reversed(cases):
+                case.batch(i)
+        return [case.finish() for case in cases]
 
 
 def _lines(path: Path):
@@ -261,7 +296,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PII__HASH_KEY", "benchmark-key")
     landing = world(args.events_per_hour, args.out)
-    cases = [run_case(days, landing, args) for days in args.history_days]
+    cases = run_cases(landing, args)
     base = cases[0]["median_batch_seconds"]
     print("\nhistory  median batch (s)  ratio to first  full rebuild (s)")
     for case in cases:
