@@ -64,7 +64,7 @@
         {%- endif -%}
         {%- if _tag_complete(results, 'kpi_batch') -%}
             delete from {{ intermediate }}.int_batch__kpi_rows_before
-            where captured_at <= cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }});
+            where captured_at <= {{ run_started_literal() }};
         {%- endif -%}
     {%- endif -%}
 {% endmacro %}
@@ -82,6 +82,18 @@
     {{ return(("cast('" ~ start ~ "' as " ~ dbt.type_timestamp() ~ ")",
                "cast('" ~ end ~ "' as " ~ dbt.type_timestamp() ~ ")")) }}
 {% endmacro %}
+
+
+{#- The start of this dbt run as a timestamp literal (dbt's run_started_at, UTC). -#}
+{% macro run_started_literal() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+
+
+{#- Whether the model `name` is built in this invocation (dbt's selected_resources). -#}
+{% macro selected_in_run(name) -%}
+    {{ return(('model.' ~ project_name ~ '.' ~ name) in selected_resources) }}
+{%- endmacro %}
 
 
 {#- `column in (the persons this batch touches)`. -#}

@@ -9,7 +9,7 @@
 {{ config(materialized='incremental', incremental_strategy='append', tags=['hourly_batch']) }}
 {%- set before = kpi_input_relations_before() if execute else none %}
 {%- set persons = "select person_id, rebuild_from_at from " ~ ref('int_batch__persons') %}
-{%- set captured_at = "cast('" ~ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") ~ "' as " ~ dbt.type_timestamp() ~ ")" %}
+{%- set captured_at = run_started_literal() %}
 
 {% if is_incremental() and before is not none %}
 select {{ captured_at }} as captured_at, rows.*

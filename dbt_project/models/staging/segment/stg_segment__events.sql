@@ -3,10 +3,15 @@
 -- Incremental: a batch re-derives every message with a delivery in the batch's loads from all of
 -- that message's deliveries, so the winner does not depend on the order deliveries arrived in.
 -- Only loads dlt completed count (a half-finished load's rows wait for dlt to finish it).
+-- Each row carries staged_at, the start of the dbt run that (re)wrote it: a run's rows are the
+-- newest blocks of the table, which int_batch__events reads by that literal. A full build writes
+-- the table in event time order (a batch appends in arrival order, which is close to it), so
+-- reads bounded by event time skip the blocks of older events.
 {{ config(
     materialized='incremental',
     incremental_strategy='delete+insert',
     unique_key='message_id',
+    on_schema_change='append_new_columns',
     tags=['hourly_batch'],
     meta={'batch_test_key': 'message_id'},
 ) }}
@@ -97,6 +102,7 @@ renamed as (
         source_file,
         source_line,
         _dlt_load_id as load_id,
+        {{ run_started_literal() }} as staged_at,
         row_number() over (
             partition by message_id order by received_at, source_file, source_line
         ) as delivery_number,
@@ -128,3 +134,6 @@ flagged as (
 
 select * from flagged
 where delivery_number = 1
+{%- if not is_incremental() %}
+order by event_at, message_id
+{%- endif %}
