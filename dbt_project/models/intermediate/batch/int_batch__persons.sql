@@ -70,11 +70,16 @@ changes as (
     left join identity on touched.anonymous_id = identity.anonymous_id
     {%- if stitched %}
 
-    -- ... and before the batch
+    -- ... and before the batch: at the time of one of its deliveries then, so at or after the
+    -- earliest delivery's (a literal: the engine skips the blocks of older rows)
     union all
     select stitched_user_id, event_at
     from {{ stitched }}
     where message_id in (select message_id from touched)
+        {%- set touched_bound = earliest_bound("select earliest_delivery_event_at from " ~ ref('int_batch__events')) %}
+        {%- if touched_bound %}
+        and event_at >= {{ touched_bound }}
+        {%- endif %}
 
     -- every event of a moved anonymous id, for the person it leaves and the one it joins
     union all
