@@ -6,6 +6,8 @@
 -- skip every older block of the month-long table (at 30 days: 0.29 s -> 0.02 s for the lookup).
 {{ config(tags=['hourly_batch']) }}
 {%- set window = batch_window() %}
+{%- set columns = 'message_id, event_type, anonymous_id, user_id, previous_id, event_at, '
+                  ~ 'earliest_delivery_event_at, latest_delivery_event_at' %}
 
 with
 
@@ -19,8 +21,7 @@ batch_messages as (
 
 touched as (
 
-    select message_id, event_type, anonymous_id, user_id, previous_id, event_at,
-        earliest_delivery_event_at, latest_delivery_event_at
+    select {{ columns }}
     from {{ ref('stg_segment__events') }}
     where message_id in (select message_id from batch_messages)
     {%- if selected_in_run('stg_segment__events') %}
@@ -30,8 +31,7 @@ touched as (
 
     union
 
-    select message_id, event_type, anonymous_id, user_id, previous_id, event_at,
-        earliest_delivery_event_at, latest_delivery_event_at
+    select {{ columns }}
     from {{ ref('stg_segment__events') }}
     where event_at >= {{ window[0] }} and event_at < {{ window[1] }}
     {%- endif %}
