@@ -23,7 +23,9 @@ def _check_results(result) -> dict[tuple[str, str], object]:
 
 
 @pytest.mark.timeout(900)
-def test_first_batch_with_events_only(cx_env, instance, tmp_path):
+def test_first_batch_with_events_only(cx_env, instance, tmp_path, monkeypatch):
+    # DuckDB names the database after the file: a name that is an SQL keyword must work too.
+    monkeypatch.setenv("CX_DUCKDB_PATH", str(tmp_path / "full.duckdb"))
     landing = cx_env["landing"]
     held = tmp_path / "held"
     files = withhold(landing, held)

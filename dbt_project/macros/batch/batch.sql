@@ -55,7 +55,7 @@
 
 {% macro batch_finish(results) %}
     {%- if execute -%}
-        {%- set intermediate = target.database ~ '.intermediate' -%}
+        {%- set intermediate = quoted_database() ~ '.intermediate' -%}
         {%- if _tag_complete(results, 'hourly_batch') -%}
             insert into ops.processed_loads
             select load_id, current_timestamp, '{{ invocation_id }}'
@@ -82,6 +82,13 @@
     {{ return(("cast('" ~ start ~ "' as " ~ dbt.type_timestamp() ~ ")",
                "cast('" ~ end ~ "' as " ~ dbt.type_timestamp() ~ ")")) }}
 {% endmacro %}
+
+
+{#- The warehouse's database name, quoted (DuckDB names it after the file, which may be an SQL
+    keyword: a file named full.duckdb). -#}
+{% macro quoted_database() -%}
+    {{ return(adapter.quote(target.database)) }}
+{%- endmacro %}
 
 
 {#- The start of this dbt run as a timestamp literal (dbt's run_started_at, UTC). -#}
@@ -319,17 +326,17 @@
         {%- if key == 'message_id' -%}
         {#- staging: the messages with a delivery in the batch's loads (raw.events is appended load
             by load, so this reads the newest blocks only) #}
-        {%- set batch_filter = key ~ " in (select message_id from " ~ target.database ~ ".raw.events"
-                             ~ " where _dlt_load_id in (select load_id from " ~ target.database
+        {%- set batch_filter = key ~ " in (select message_id from " ~ quoted_database() ~ ".raw.events"
+                             ~ " where _dlt_load_id in (select load_id from " ~ quoted_database()
                              ~ ".intermediate.int_batch__loads))" -%}
         {%- elif meta.get('batch_test_time') -%}
-        {%- set persons = target.database ~ ".intermediate.int_batch__persons" -%}
+        {%- set persons = quoted_database() ~ ".intermediate.int_batch__persons" -%}
         {%- set batch_filter = rows_rebuilt_from(
                 persons, key, meta.batch_test_time,
                 earliest_bound("select rebuild_from_at from " ~ persons),
                 meta.get('batch_test_lookback_days')) -%}
         {%- else -%}
-        {%- set batch_filter = key ~ " in (select person_id from " ~ target.database
+        {%- set batch_filter = key ~ " in (select person_id from " ~ quoted_database()
                              ~ ".intermediate.int_batch__persons)" -%}
         {%- endif -%}
         {%- set where = batch_filter if not where else "(" ~ where ~ ") and " ~ batch_filter -%}
