@@ -16,7 +16,9 @@ For each history length, in a fresh data directory:
 3. then, `--repeat` times, drop the next hour's landing files (~events-per-hour events) into the
    landing folder and run what the hourly schedule runs: cx_hourly for that hour, then
    cx_daily_kpis for its day, in process through Dagster (dlt load, dbt build of the batch,
-   KPI marts); time each job.
+   KPI marts); time each job. Steps 1-2 run for every history first; then the histories take
+   turns batch by batch, in alternating order (1 d, 30 d; 30 d, 1 d; ...), so that a machine
+   that slows down or speeds up during the run weighs on each of them alike.
 The plain-DuckDB reference, in the same run: `read_ndjson` of that hour's event file into a
 table (the floor for "load an hour"), and a `dbt build --full-refresh` over the same history
 (what the micro-batch avoids). Prints medians and ratios; writes benchmarks/out/microbatch.json.
