@@ -93,7 +93,13 @@
 
 {#- The start of this dbt run as a timestamp literal (dbt's run_started_at, UTC). -#}
 {% macro run_started_literal() -%}
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }})
+    {{ timestamp_literal(run_started_at) }}
+{%- endmacro %}
+
+
+{#- A Python datetime as an SQL timestamp literal (microseconds kept). -#}
+{% macro timestamp_literal(value) -%}
+    {{ return("cast('" ~ value.strftime("%Y-%m-%d %H:%M:%S.%f") ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
 {%- endmacro %}
 
 
@@ -165,7 +171,7 @@
         {{ return("cast('9999-12-31 00:00:00' as " ~ dbt.type_timestamp() ~ ")") }}
     {%- endif -%}
     {%- if row[0] != row[1] -%}{{ return(none) }}{%- endif -%}
-    {{ return("cast('" ~ row[2].strftime("%Y-%m-%d %H:%M:%S.%f") ~ "' as " ~ dbt.type_timestamp() ~ ")") }}
+    {{ return(timestamp_literal(row[2])) }}
 {%- endmacro %}
 
 
