@@ -29,6 +29,8 @@ from ingestion.common.pii import hash_email, scrub_text, truncate_ip
 from ingestion.common.quarantine import RAW_TEXT_LIMIT
 from ingestion.common.records import ledger_row
 
+QUARANTINE_KEY = "_cx_quarantine"  # a line the collector wrapped: {"_cx_quarantine": {reason, raw}}
+
 EVENT_TYPES = ("track", "page", "screen", "identify", "group", "alias")
 _MESSAGE_SHAPE = {
     "messageId": "JSON",
@@ -46,6 +48,7 @@ _MESSAGE_SHAPE = {
     "properties": "JSON",
     "traits": "JSON",
     "context": "JSON",
+    "projectId": "VARCHAR",  # the source: Segment's field, set by the collector from the write key
 }
 _PERSON_KEYS_DROPPED = ("name", "firstName", "lastName", "first_name", "last_name", "phone")
 
@@ -83,8 +86,11 @@ _READ_SQL = (
 with lines as (
     -- Lines keep their newline: JSON allows trailing whitespace, and trimming a million
     -- strings costs more than validating them. Only quarantined lines are trimmed (below).
-    select file, line_no, raw,
-        case when json_valid(raw) then
+    select file, path_source, line_no, raw,
+        case when starts_with(raw, '{"@QKEY@"') then
+                 -- a record the collector quarantined: its reason and raw text are inside
+                 coalesce(json_extract_string(raw, '$.@QKEY@.reason'), 'collector_quarantine')
+             when json_valid(raw) then
                  -- valid JSON that starts with '{' is an object: skip a third parse for those
                  case when not starts_with(raw, '{') and json_type(raw) <> 'OBJECT'
                       then 'not_an_object' end
@@ -94,7 +100,7 @@ with lines as (
 ), parsed as (
     select *, case when early_reason is null then from_json(raw, '@SHAPE@') end as m from lines
 ), classified as (
-    select file, line_no, raw, m,
+    select file, path_source, line_no, raw, m,
         case
             when early_reason is not null then early_reason
             when json_type(m.messageId) is distinct from 'VARCHAR'
@@ -123,20 +129,24 @@ select
     cast(cx_props(m.properties) as varchar) as properties,
     cast(cx_person(m.traits) as varchar) as traits,
     cast(cx_context(m.context) as varchar) as context,
+    coalesce(path_source, m.projectId) as source_id,
     file as source_file,
     line_no as source_line,
     reason,
-    case when reason is not null
-        then cx_scrub(left(rtrim(raw, chr(10) || chr(13)), @LIMIT@)) end as raw_text
+    case when reason is null then null
+        when starts_with(raw, '{"@QKEY@"') then
+            cx_scrub(left(json_extract_string(raw, '$.@QKEY@.raw'), @LIMIT@))
+        else cx_scrub(left(rtrim(raw, chr(10) || chr(13)), @LIMIT@)) end as raw_text
 from classified
 """.replace("@SHAPE@", json.dumps(_MESSAGE_SHAPE))
     .replace("@TYPES@", repr(EVENT_TYPES))
     .replace("@LIMIT@", str(RAW_TEXT_LIMIT))
+    .replace("@QKEY@", QUARANTINE_KEY)
 )
 EVENT_COLUMNS = [
     "message_id", "type", "event", "name", "anonymous_id", "user_id", "group_id", "previous_id",
     "timestamp", "original_timestamp", "sent_at", "received_at", "properties", "traits", "context",
-    "source_file", "source_line",
+    "source_id", "source_file", "source_line",
 ]  # fmt: skip
 QUARANTINE_SCHEMA = pa.schema(
     [
@@ -151,6 +161,7 @@ QUARANTINE_SCHEMA = pa.schema(
 _EMPTY_BATCH = pa.table(
     {
         "file": pa.array([], pa.string()),
+        "path_source": pa.array([], pa.string()),
         "line_no": pa.array([], pa.int64()),
         "raw": pa.array([], pa.string()),
     }
@@ -163,6 +174,9 @@ class LandingFile:
     content: bytes
     modified_at: dt.datetime
     size_bytes: int
+    layout: str | None = "ndjson"  # ingestion/events/layouts.py; None: not an event file
+    source_id: str | None = None  # the source the path names (storage-destination layouts)
+    ignored_reason: str | None = None  # why a file that is not an event file was not read
 
 
 @dataclass
@@ -223,17 +237,20 @@ class EventBatchReader:
 
     def _batch(self, files: list[LandingFile]) -> tuple[pa.Table, list[str]]:
         with ThreadPoolExecutor(self.threads) as pool:  # zlib releases the GIL
-            split = list(pool.map(lambda f: _split_lines(f.content), files))
-        chunks, unreadable = [], []
+            split = list(pool.map(lambda f: None if f.ignored_reason else _split_lines(f.content),
+                                  files))  # fmt: skip
+        chunks, unreadable = [], {}
         for f, lines in zip(files, split, strict=True):
-            if lines is None:
-                unreadable.append(f.name)
+            if f.ignored_reason or lines is None:
+                unreadable[f.name] = "unrecognized_file" if f.ignored_reason else "unreadable_file"
                 continue
+            zeros = pa.array(np.zeros(len(lines), np.int32))
             chunks.append(
                 pa.table(
                     {
-                        "file": pa.DictionaryArray.from_arrays(
-                            pa.array(np.zeros(len(lines), np.int32)), pa.array([f.name])
+                        "file": pa.DictionaryArray.from_arrays(zeros, pa.array([f.name])),
+                        "path_source": pa.DictionaryArray.from_arrays(
+                            zeros, pa.array([f.source_id], pa.string())
                         ),
                         "line_no": pa.array(np.arange(1, len(lines) + 1, dtype=np.int64)),
                         "raw": lines.cast(pa.string()),
@@ -267,10 +284,11 @@ class EventBatchReader:
             schema=QUARANTINE_SCHEMA,
         )
         if unreadable:
+            notes = {f.name: f.ignored_reason for f in files}
             rows = [
-                {"source": "events", "file": name, "position": 0, "reason": "unreadable_file",
-                 "raw_text": None, "quarantined_at": now}
-                for name in unreadable
+                {"source": "events", "file": name, "position": 0, "reason": reason,
+                 "raw_text": notes.get(name), "quarantined_at": now}
+                for name, reason in unreadable.items()
             ]  # fmt: skip
             quarantine = pa.concat_tables(
                 [quarantine, pa.Table.from_pylist(rows, schema=QUARANTINE_SCHEMA)]
@@ -288,7 +306,7 @@ def _without_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
     return pa.concat_tables(pieces) if pieces else table.slice(0, 0)
 
 
-def _ledger(files: list[LandingFile], result: pa.Table, unreadable: list[str], now) -> list[dict]:
+def _ledger(files: list[LandingFile], result: pa.Table, unreadable: dict, now) -> list[dict]:
     """One row per file: lines read = events loaded + lines quarantined (an unreadable file
     counts as one quarantined item)."""
     counts = (
@@ -305,6 +323,9 @@ def _ledger(files: list[LandingFile], result: pa.Table, unreadable: list[str], n
         else:
             read, bad = by_file.get(f.name, (0, 0))
         row = ledger_row("events", f.name, read, bad)
-        row.update(size_bytes=f.size_bytes, modified_at=f.modified_at, read_at=now)
+        row.update(
+            size_bytes=f.size_bytes, modified_at=f.modified_at, read_at=now,
+            layout=f.layout or "unrecognized", source_id=f.source_id,
+        )  # fmt: skip
         ledger.append(row)
     return ledger

@@ -22,6 +22,7 @@ from dlt.sources.filesystem import FileItemDict
 from ingestion.common.landing import file_label, landing_files, modified_at
 from ingestion.common.records import not_null, side_table
 from ingestion.common.suppression import Suppression
+from ingestion.events.layouts import classify
 from ingestion.events.reader import EventBatchReader, LandingFile
 from ingestion.settings import pii_hash_key
 
@@ -52,15 +53,24 @@ def read_events(
 ) -> Iterator[pa.Table]:
     """Parse one batch of landing files into events, quarantine rows and ledger rows."""
     reader = _reader(pii_hash_key(), memory_limit, threads)
-    files = [
-        LandingFile(
-            name=file_label(item),
-            content=item.read_bytes(),
-            modified_at=modified_at(item),
-            size_bytes=item.get("size_in_bytes", 0),
+    files = []
+    for item in items:
+        layout = classify(item["relative_path"])
+        if layout.in_progress:
+            continue  # a hidden temporary file: it appears under its final name when complete
+        files.append(
+            LandingFile(
+                name=file_label(item),
+                content=b"" if layout.ignored_reason else item.read_bytes(),
+                modified_at=modified_at(item),
+                size_bytes=item.get("size_in_bytes", 0),
+                layout=layout.name,
+                source_id=layout.source_id,
+                ignored_reason=layout.ignored_reason,
+            )
         )
-        for item in items
-    ]
+    if not files:
+        return
     batch = reader.read(files)
     events = batch.events
     if suppression and events.num_rows:
@@ -70,6 +80,12 @@ def read_events(
     if batch.quarantine.num_rows:
         yield side_table(batch.quarantine, FEED, "quarantine")
     yield side_table(pa.Table.from_pylist(batch.ledger), FEED, "ledger")
+
+
+def empty_events() -> pa.Table:
+    """raw.events' columns with no rows, as the reader types them (dlt adds `_dlt_load_id`)."""
+    events = EventBatchReader(b"-").read([]).events
+    return events.append_column("_dlt_load_id", pa.array([], pa.string()))
 
 
 def _suppress(events: pa.Table, ledger: list[dict], suppression: Suppression) -> pa.Table:
@@ -92,9 +108,10 @@ def events_source(
     memory_limit: str = "2GB",
     suppression: Suppression | None = None,
 ) -> dlt.sources.DltResource:
-    """New event files under `landing_dir`/events, read `files_per_batch` at a time; events of
+    """New files under `landing_dir`/events, read `files_per_batch` at a time, in any layout
+    of ingestion/events/layouts.py (other files: quarantined as unrecognized); events of
     the people on the erasure `suppression` list are dropped (and counted in the ledger)."""
-    files = landing_files(Path(landing_dir) / FEED, "**/*.jsonl.gz", files_per_batch)
+    files = landing_files(Path(landing_dir) / FEED, "**/*", files_per_batch)
 
     # Two batches are parsed at once (dlt's extract workers) while the main thread writes the
     # previous batch's Parquet. The settings are bound here, in a closure: calling a

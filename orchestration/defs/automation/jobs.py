@@ -92,7 +92,8 @@ def newest_landing_file(landing: Path) -> tuple[float, str] | None:
     newest = None
     for folder in ("events", "tickets", "surveys"):
         for path in (landing / folder).rglob("*"):
-            if path.is_file():
+            hidden = any(part.startswith(".") for part in path.relative_to(landing).parts)
+            if path.is_file() and not hidden:  # hidden: a file still being written
                 key = (path.stat().st_mtime, str(path.relative_to(landing)))
                 newest = key if newest is None or key > newest else newest
     return newest

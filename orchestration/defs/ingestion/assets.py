@@ -12,10 +12,12 @@ from collections.abc import Callable, Iterator
 
 import dagster as dg
 import dlt
+import duckdb
+import pyarrow as pa
 from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
 
 from ingestion.common.suppression import Suppression
-from ingestion.events.source import events_source
+from ingestion.events.source import empty_events, events_source
 from ingestion.pipelines import RAW_DATASET, feed_pipeline
 from ingestion.settings import Settings
 from ingestion.surveys.source import surveys_source
@@ -44,6 +46,7 @@ def run_feed(
     feed: str,
     table: str,
     source_factory: Callable[[Settings, Suppression], dlt.sources.DltSource],
+    empty_table: Callable[[], pa.Table] | None = None,
 ) -> Iterator[dg.MaterializeResult]:
     # People erased from the warehouse: their records are dropped while reading (and counted).
     suppression = Suppression.load(settings.duckdb_path)
@@ -59,6 +62,8 @@ def run_feed(
             )
         )
         counts = reconcile(pipeline, feed, table)
+    if empty_table is not None:
+        _create_if_missing(settings, table, empty_table)
     seconds = round(time.monotonic() - started, 2)
     context.log.info(
         "%s: read %s, loaded %s, quarantined %s, suppressed %s, superseded %s in %ss; "
@@ -67,6 +72,17 @@ def run_feed(
         counts.rows_suppressed, counts.versions_superseded, seconds,
         counts.schema_changes or "none",
     )  # fmt: skip
+    if counts.files_by_layout:
+        context.log.info(
+            "%s: files read, by layout: %s (%d not event files)",
+            feed, counts.files_by_layout, len(counts.files_ignored),
+        )  # fmt: skip
+    if counts.files_ignored:
+        context.log.warning(
+            "%s: %d files are not in a layout the loader reads (listed in raw.%s_quarantine "
+            "as unrecognized_file): %s", feed, len(counts.files_ignored), feed,
+            "; ".join(counts.files_ignored[:5]),
+        )  # fmt: skip
     if not counts.balanced:
         raise dg.Failure(
             f"{feed}: items read ({counts.items_read}) != loaded ({counts.rows_loaded}) + "
@@ -95,12 +111,29 @@ def run_feed(
         )
 
 
+def _create_if_missing(settings: Settings, table: str, empty: Callable[[], pa.Table]) -> None:
+    """dlt creates a table with its first row; a first run that read no row of the feed (no
+    event file yet, only files it could not load) creates it empty, so the checks and dbt that
+    follow find the table and end cleanly. dlt adopts the table on its next load."""
+    with duckdb.connect(str(settings.duckdb_path)) as con:
+        if con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = ? and table_name = ?",
+            [RAW_DATASET, table],
+        ).fetchone()[0]:
+            return
+        con.register("shape", empty())
+        con.execute(f"create schema if not exists {RAW_DATASET}")
+        con.execute(f"create table {RAW_DATASET}.{table} as select * from shape")
+
+
 def feed_asset(
     feed: str,
     table: str,
     describing_source: dlt.sources.DltSource,
     source_factory: Callable[[Settings, Suppression], dlt.sources.DltSource],
     description: str,
+    empty_table: Callable[[], pa.Table] | None = None,
 ) -> dg.AssetsDefinition:
     """One op loading one feed: its raw table (spec from dagster-dlt's translator) plus the
     feed's quarantine and ledger tables, which the same dlt load writes."""
@@ -139,7 +172,9 @@ def feed_asset(
     def _load(
         context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult]:
-        yield from run_feed(context, dlt, warehouse.settings(), feed, table, source_factory)
+        yield from run_feed(
+            context, dlt, warehouse.settings(), feed, table, source_factory, empty_table
+        )
 
     return _load
 
@@ -151,7 +186,9 @@ raw_events = feed_asset(
     lambda s, sup: events_source(
         landing_dir=s.landing_dir, memory_limit=s.duckdb_memory_limit, suppression=sup
     ),
-    "Segment events from <landing>/events/**/*.jsonl.gz, appended to raw.events.",
+    "Segment events from <landing>/events/ (the collector's files, NDJSON drops, Segment's and "
+    "RudderStack's storage layouts), appended to raw.events.",
+    empty_table=empty_events,
 )
 raw_tickets = feed_asset(
     "tickets",

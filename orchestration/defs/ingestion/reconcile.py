@@ -8,7 +8,7 @@ filtered on this run's load ids, not from the code that produced them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import dlt
 
@@ -23,6 +23,8 @@ class Reconciliation:
     items_accepted: int
     ledger_rows: int
     schema_changes: list[str]
+    files_by_layout: dict[str, int] = field(default_factory=dict)  # events: files read, by layout
+    files_ignored: list[str] = field(default_factory=list)  # "path (why)" of files not loaded
 
     @property
     def balanced(self) -> bool:
@@ -43,6 +45,8 @@ class Reconciliation:
             "versions_superseded": self.versions_superseded,
             "reconciled": self.balanced,
             "schema_changes": ", ".join(self.schema_changes) or "none",
+            **({"files_by_layout": self.files_by_layout} if self.files_by_layout else {}),
+            **({"files_ignored": self.files_ignored} if self.files_ignored else {}),
         }
 
 
@@ -95,6 +99,27 @@ def reconcile(pipeline: dlt.Pipeline, feed: str, table: str) -> Reconciliation:
         ledger_rows = count(
             f"select count(*) from {{t}} where _dlt_load_id in ({ids})", f"{feed}_ledger"
         )
+        files_by_layout, files_ignored = {}, []
+        ledger = client.make_qualified_table_name(f"{feed}_ledger")
+        if f"{feed}_ledger" in existing and client.execute_sql(
+            "select count(*) from information_schema.columns where table_schema = %s "
+            "and table_name = %s and column_name = 'layout'",
+            client.dataset_name, f"{feed}_ledger",
+        )[0][0]:  # fmt: skip
+            files_by_layout = dict(
+                client.execute_sql(
+                    f"select layout, count(*) from {ledger} where _dlt_load_id in ({ids}) "
+                    "group by layout order by layout"
+                )
+            )
+            quarantine = client.make_qualified_table_name(f"{feed}_quarantine")
+            files_ignored = [
+                f"{file} ({why})"
+                for file, why in client.execute_sql(
+                    f"select file, raw_text from {quarantine} where _dlt_load_id in ({ids}) "
+                    "and reason = 'unrecognized_file' order by file"
+                )
+            ]
     return Reconciliation(
         items_read=read,
         rows_loaded=loaded,
@@ -104,4 +129,6 @@ def reconcile(pipeline: dlt.Pipeline, feed: str, table: str) -> Reconciliation:
         items_accepted=accepted,
         ledger_rows=ledger_rows,
         schema_changes=changes,
+        files_by_layout=files_by_layout,
+        files_ignored=files_ignored,
     )
