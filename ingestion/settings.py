@@ -94,6 +94,91 @@ class Settings:
         )
 
 
+@dataclass(frozen=True)
+class CollectorSettings:
+    """The event collector's settings (`python -m ingestion.collector`), read once at its start."""
+
+    host: str
+    port: int
+    write_keys: Mapping[str, str]  # write key -> source id recorded on its messages
+    landing_dir: Path  # finished files go to <it>/events/<day>/
+    spool_dir: Path  # open and crashed segments (same filesystem as the landing folder or not)
+    rotate_seconds: float
+    rotate_bytes: int
+    max_pending_bytes: int  # accepted but not yet on disk; past it requests get 429
+    body_timeout_seconds: float  # a body that takes longer gets 408 (slow clients hold no slot)
+    tls_certfile: Path | None
+    tls_keyfile: Path | None
+    trust_forwarded_for: bool  # take the client IP from X-Forwarded-For (behind a proxy only)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> CollectorSettings:
+        environ = os.environ if environ is None else environ
+        base = Settings.from_env(environ)
+        keys_text = environ.get("CX_COLLECTOR_WRITE_KEYS") or dlt.secrets.get(
+            "collector.write_keys"
+        )
+        if not keys_text:
+            raise ConfigError(
+                "CX_COLLECTOR_WRITE_KEYS is not set: set it to key:source pairs "
+                "(CX_COLLECTOR_WRITE_KEYS=wk_web:web,wk_ios:ios) or add "
+                '`write_keys = "wk_web:web"` under [collector] in .dlt/secrets.toml'
+            )
+        write_keys = {}
+        for pair in str(keys_text).split(","):
+            key, sep, source = (part.strip() for part in pair.partition(":"))
+            if not (key and sep and source):
+                raise ConfigError(
+                    f"CX_COLLECTOR_WRITE_KEYS has {pair.strip()!r}, not key:source: write each "
+                    "write key and the source id its events are recorded under, comma-separated"
+                )
+            write_keys[key] = source
+        tls = [environ.get(k) or None for k in ("CX_COLLECTOR_TLS_CERT", "CX_COLLECTOR_TLS_KEY")]
+        if (tls[0] is None) != (tls[1] is None):
+            raise ConfigError(
+                "CX_COLLECTOR_TLS_CERT and CX_COLLECTOR_TLS_KEY go together: set both (PEM "
+                "files) to serve https, or neither for plain http behind a TLS proxy"
+            )
+        for key, value in zip(("CX_COLLECTOR_TLS_CERT", "CX_COLLECTOR_TLS_KEY"), tls, strict=True):
+            if value and not Path(value).is_file():
+                raise ConfigError(f"{key}={value!r} is not a file: set it to a PEM file's path")
+        return cls(
+            host=environ.get("CX_COLLECTOR_HOST", "127.0.0.1"),
+            port=_number(environ, "CX_COLLECTOR_PORT", 8088, int, 1, 65535),
+            write_keys=write_keys,
+            landing_dir=base.landing_dir,
+            spool_dir=Path(
+                environ.get("CX_COLLECTOR_SPOOL_DIR") or base.data_dir / "collector" / "spool"
+            ).resolve(),
+            rotate_seconds=_number(environ, "CX_COLLECTOR_ROTATE_SECONDS", 60.0, float, 0.05),
+            rotate_bytes=int(
+                _number(environ, "CX_COLLECTOR_ROTATE_MB", 64.0, float, 0.001) * 2**20
+            ),
+            max_pending_bytes=int(
+                _number(environ, "CX_COLLECTOR_MAX_PENDING_MB", 64.0, float, 1.0) * 2**20
+            ),
+            body_timeout_seconds=_number(environ, "CX_COLLECTOR_BODY_TIMEOUT", 10.0, float, 0.1),
+            tls_certfile=Path(tls[0]) if tls[0] else None,
+            tls_keyfile=Path(tls[1]) if tls[1] else None,
+            trust_forwarded_for=environ.get("CX_COLLECTOR_TRUST_PROXY", "0") == "1",
+        )
+
+
+def _number(environ: Mapping[str, str], key: str, default, kind, low, high=None):
+    """A numeric setting within [low, high], or a ConfigError naming the key and the range."""
+    text = environ.get(key)
+    if text is None or text == "":
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise ConfigError(f"{key}={text!r} is not valid: set it to a number {bounds}")
+    return value
+
+
 def secret(key: str, how: str) -> str:
     """A secret from dlt's providers (env `A__B` or `[a] b` in .dlt/secrets.toml), or a clear error."""
     value = dlt.secrets.get(key)

@@ -1,0 +1,1 @@
+"""The event collector: Segment's HTTP tracking API in, whole landing files out (spool.py)."""
