@@ -113,13 +113,17 @@ def reconcile(pipeline: dlt.Pipeline, feed: str, table: str) -> Reconciliation:
                 )
             )
             quarantine = client.make_qualified_table_name(f"{feed}_quarantine")
-            files_ignored = [
-                f"{file} ({why})"
-                for file, why in client.execute_sql(
-                    f"select file, raw_text from {quarantine} where _dlt_load_id in ({ids}) "
-                    "and reason = 'unrecognized_file' order by file"
-                )
-            ]
+            files_ignored = (
+                [
+                    f"{file} ({why})"
+                    for file, why in client.execute_sql(
+                        f"select file, raw_text from {quarantine} where _dlt_load_id in ({ids}) "
+                        "and reason = 'unrecognized_file' order by file"
+                    )
+                ]
+                if f"{feed}_quarantine" in existing
+                else []
+            )
     return Reconciliation(
         items_read=read,
         rows_loaded=loaded,
