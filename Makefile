@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Demo world: two weeks, a few thousand users, ~140k events, the incident inside the window.
 DEMO_ARGS ?= --users 5000 --days 14
 
-.PHONY: setup ast-parse-lock manifest demo-data run test soak docs dev lint benchmark clean
+.PHONY: setup ast-parse-lock manifest demo-data run test test-deps browser soak docs dev collector lint benchmark clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,10 +53,26 @@ run: setup manifest demo-data
 	$(BIN)/python -m orchestration.run landed
 	$(BIN)/python -m orchestration.summary
 
+# What the SDK tests drive besides Python: the real JavaScript SDKs (npm, pinned in
+# tests/collector/js/package-lock.json) on the machine's Node, and Debian's Chromium for
+# analytics.js. Installed from Debian's packages when missing (root, or sudo), never downloaded
+# by a test tool.
+APT_GET := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+JS_SDKS := tests/collector/js/node_modules/.installed
+$(JS_SDKS): tests/collector/js/package-lock.json
+	command -v npm >/dev/null || ($(APT_GET) update -qq && $(APT_GET) install -y -qq nodejs npm)
+	cd tests/collector/js && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+browser:
+	command -v chromium >/dev/null || ($(APT_GET) update -qq && $(APT_GET) install -y -qq chromium)
+
+test-deps: $(JS_SDKS) browser
+
 # Two pytest workers (pytest-xdist): the slow tests are independent (each its own temp warehouse,
 # Dagster home and dbt target folder), so the 2-core machines run two at once.
 TEST_WORKERS ?= 2
-test: setup manifest
+test: setup manifest test-deps
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # The published-warehouse soak: 20 pipeline runs under analysts' readers (~20 min on 2 cores).
@@ -71,6 +87,11 @@ docs: setup manifest
 
 dev: setup manifest
 	$(BIN)/dagster dev -m orchestration.definitions
+
+# The event collector in the foreground (Segment's tracking API on CX_COLLECTOR_HOST:PORT,
+# default 127.0.0.1:8088); write keys from CX_COLLECTOR_WRITE_KEYS or .dlt/secrets.toml.
+collector: setup
+	$(BIN)/python -m ingestion.collector
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

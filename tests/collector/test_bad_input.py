@@ -48,13 +48,8 @@ def _slow_body(port: int) -> tuple[int, float]:
 
 
 @pytest.fixture
-def collector(tmp_path, monkeypatch):
-    monkeypatch.setenv("CX_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("CX_LANDING_DIR", str(tmp_path / "landing"))
-    monkeypatch.setenv("PII__HASH_KEY", "test-pii-key")
-    monkeypatch.delenv("CX_DUCKDB_PATH", raising=False)
-    monkeypatch.delenv("CX_PIPELINES_DIR", raising=False)
-    with Collector(tmp_path, CX_COLLECTOR_BODY_TIMEOUT="1") as c:
+def collector(warehouse_env):
+    with Collector(warehouse_env, CX_COLLECTOR_BODY_TIMEOUT="1") as c:
         yield c
 
 

@@ -74,17 +74,6 @@ class Sender:
             t.join(30)
 
 
-@pytest.fixture
-def warehouse_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("CX_ENV", "ci")
-    monkeypatch.setenv("CX_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("CX_LANDING_DIR", str(tmp_path / "landing"))
-    monkeypatch.setenv("PII__HASH_KEY", "test-pii-key")
-    for key in ("CX_DUCKDB_PATH", "CX_PIPELINES_DIR", "CX_TICKETS_MODE", "CX_SURVEYS_MODE"):
-        monkeypatch.delenv(key, raising=False)
-    return tmp_path
-
-
 @pytest.mark.timeout(600)
 def test_acknowledged_events_survive_sigkill(warehouse_env, instance):
     rng = random.Random(22)
