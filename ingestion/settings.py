@@ -129,8 +129,9 @@ class CollectorSettings:
             key, sep, source = (part.strip() for part in pair.partition(":"))
             if not (key and sep and source):
                 raise ConfigError(
-                    f"CX_COLLECTOR_WRITE_KEYS has {pair.strip()!r}, not key:source: write each "
-                    "write key and the source id its events are recorded under, comma-separated"
+                    f"CX_COLLECTOR_WRITE_KEYS has {pair.strip()!r}, not key:source: set it to "
+                    "each write key and the source id its events are recorded under, "
+                    "comma-separated (wk_web:web,wk_ios:ios)"
                 )
             write_keys[key] = source
         tls = [environ.get(k) or None for k in ("CX_COLLECTOR_TLS_CERT", "CX_COLLECTOR_TLS_KEY")]

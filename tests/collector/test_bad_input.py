@@ -6,6 +6,7 @@ import gzip
 import json
 import select
 import socket
+import subprocess
 import time
 
 import pytest
@@ -173,3 +174,24 @@ def test_bad_input_gets_its_status_and_loses_nothing(collector):
         v for k, v in metrics.items() if k.startswith("cx_collector_messages_quarantined_total")
     )
     assert (accepted, quarantined_total) == (6, len(bad))
+
+
+def test_serves_https_with_its_own_certificate(tmp_path, monkeypatch):
+    """Mobile SDKs hard-code https: with CX_COLLECTOR_TLS_CERT/KEY the collector serves it."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    collector = Collector(tmp_path, CX_COLLECTOR_TLS_CERT=str(cert), CX_COLLECTOR_TLS_KEY=str(key))
+    collector.url = collector.url.replace("http://", "https://")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # the helper's health probe trusts it
+    with collector:
+        reply = _post(collector.url, body={"batch": [_event(1)]})
+        assert reply.status_code == 200 and reply.json() == {"success": True}
+        with pytest.raises(requests.ConnectionError):
+            requests.get(collector.url.replace("https://", "http://") + "/health", timeout=5)
+    assert collector.stop()
+    assert [x["messageId"] for x in published_lines(tmp_path / "landing")] == ["m-1"]

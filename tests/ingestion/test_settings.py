@@ -1,6 +1,6 @@
 import pytest
 
-from ingestion.settings import ConfigError, Settings, secret
+from ingestion.settings import CollectorSettings, ConfigError, Settings, secret
 
 
 def test_defaults_put_everything_under_the_data_dir(tmp_path):
@@ -33,3 +33,33 @@ def test_missing_secret_names_env_var_and_toml_key(monkeypatch):
         secret("sources.tickets.api_token", "the Zendesk API token")
     assert "SOURCES__TICKETS__API_TOKEN" in str(error.value)
     assert "[sources.tickets]" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("environ", "names"),
+    [
+        ({}, ["CX_COLLECTOR_WRITE_KEYS", "[collector]"]),
+        ({"CX_COLLECTOR_WRITE_KEYS": "wk_web"}, ["CX_COLLECTOR_WRITE_KEYS", "key:source"]),
+        ({"CX_COLLECTOR_WRITE_KEYS": "a:b", "CX_COLLECTOR_PORT": "99999"}, ["CX_COLLECTOR_PORT"]),
+        ({"CX_COLLECTOR_WRITE_KEYS": "a:b", "CX_COLLECTOR_ROTATE_SECONDS": "soon"},
+         ["CX_COLLECTOR_ROTATE_SECONDS"]),
+        ({"CX_COLLECTOR_WRITE_KEYS": "a:b", "CX_COLLECTOR_TLS_CERT": "/x.pem"},
+         ["CX_COLLECTOR_TLS_KEY"]),
+    ],
+)  # fmt: skip
+def test_collector_config_errors_name_the_key_and_the_fix(environ, names, tmp_path, monkeypatch):
+    monkeypatch.delenv("COLLECTOR__WRITE_KEYS", raising=False)
+    with pytest.raises(ConfigError) as error:
+        CollectorSettings.from_env({"CX_DATA_DIR": str(tmp_path), **environ})
+    for name in names:
+        assert name in str(error.value)
+    assert "set" in str(error.value) or "add" in str(error.value)
+
+
+def test_collector_write_keys_map_to_sources(tmp_path):
+    settings = CollectorSettings.from_env(
+        {"CX_DATA_DIR": str(tmp_path), "CX_COLLECTOR_WRITE_KEYS": "wk1:web, wk2:ios"}
+    )
+    assert dict(settings.write_keys) == {"wk1": "web", "wk2": "ios"}
+    assert (settings.host, settings.port, settings.rotate_seconds) == ("127.0.0.1", 8088, 60.0)
+    assert settings.spool_dir == tmp_path / "collector" / "spool"

@@ -120,7 +120,7 @@ def _create_if_missing(settings: Settings, table: str, empty: Callable[[], pa.Ta
             "select count(*) from information_schema.tables "
             "where table_schema = ? and table_name = ?",
             [RAW_DATASET, table],
-        ).fetchone()[0]:
+        ).fetchall()[0][0]:
             return
         con.register("shape", empty())
         con.execute(f"create schema if not exists {RAW_DATASET}")
