@@ -35,13 +35,25 @@ def cx_env(tmp_path, monkeypatch, small_world) -> dict:
     """CX_* settings pointing at a fresh warehouse and a private copy of the small world."""
     landing = tmp_path / "landing"
     shutil.copytree(small_world[0], landing)
-    monkeypatch.setenv("CX_ENV", "ci")
-    monkeypatch.setenv("CX_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("CX_LANDING_DIR", str(landing))
-    monkeypatch.setenv("PII__HASH_KEY", "test-pii-key")
-    for key in ("CX_DUCKDB_PATH", "CX_PIPELINES_DIR", "CX_TICKETS_MODE", "CX_SURVEYS_MODE"):
-        monkeypatch.delenv(key, raising=False)
+    use_warehouse(monkeypatch, tmp_path)
     return {"data_dir": tmp_path, "landing": landing, "truth": small_world[1]}
+
+
+@pytest.fixture
+def warehouse_env(tmp_path, monkeypatch) -> Path:
+    """CX_* settings for a fresh warehouse whose landing folder starts empty."""
+    use_warehouse(monkeypatch, tmp_path)
+    return tmp_path
+
+
+def use_warehouse(env: pytest.MonkeyPatch, data_dir: Path, key: str = "test-pii-key") -> None:
+    """Point the CX_* settings at a warehouse and landing folder under `data_dir`."""
+    env.setenv("CX_ENV", "ci")
+    env.setenv("CX_DATA_DIR", str(data_dir))
+    env.setenv("CX_LANDING_DIR", str(data_dir / "landing"))
+    env.setenv("PII__HASH_KEY", key)
+    for name in ("CX_DUCKDB_PATH", "CX_PIPELINES_DIR", "CX_TICKETS_MODE", "CX_SURVEYS_MODE"):
+        env.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -102,12 +102,10 @@ def test_acknowledged_events_survive_sigkill(warehouse_env, instance):
     assert all(once.get(m) == 1 for m in sender.acked)
 
 
-def test_segment_left_by_a_crash_is_published_with_its_torn_line(tmp_path, monkeypatch):
+def test_segment_left_by_a_crash_is_published_with_its_torn_line(warehouse_env):
     """A power loss can leave the last append half-written (never acknowledged): the next start
     publishes the segment, and the torn line reaches raw.events_quarantine with its text."""
-    monkeypatch.setenv("CX_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv("CX_LANDING_DIR", str(tmp_path / "landing"))
-    monkeypatch.setenv("PII__HASH_KEY", "test-pii-key")
+    tmp_path = warehouse_env
     spool = tmp_path / "collector" / "spool"
     spool.mkdir(parents=True)
     stamped = [

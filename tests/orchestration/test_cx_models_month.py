@@ -11,6 +11,7 @@ import yaml
 from ingestion.settings import PROJECT_ROOT
 from ingestion.simulator import SimConfig, simulate
 from orchestration.run import run_pipeline
+from tests.conftest import use_warehouse
 from tests.ingestion.helpers import query
 
 MONTH = SimConfig(users=2500, days=28, start=dt.date(2026, 10, 5), seed=11, incident_day=20)
@@ -25,12 +26,7 @@ def month(tmp_path_factory):
     root = tmp_path_factory.mktemp("month")
     truth = simulate(MONTH, root / "landing")
     with pytest.MonkeyPatch.context() as env:
-        env.setenv("CX_ENV", "ci")
-        env.setenv("CX_DATA_DIR", str(root))
-        env.setenv("CX_LANDING_DIR", str(root / "landing"))
-        env.setenv("PII__HASH_KEY", "month-key")
-        for key in ("CX_DUCKDB_PATH", "CX_PIPELINES_DIR", "CX_TICKETS_MODE", "CX_SURVEYS_MODE"):
-            env.delenv(key, raising=False)
+        use_warehouse(env, root, key="month-key")
         home = root / "dagster_home"
         home.mkdir()
         overrides = yaml.safe_load((PROJECT_ROOT / "orchestration" / "dagster.yaml").read_text())
