@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from ingestion.common.pii import hash_email, scrub_text, truncate_ip
 from ingestion.common.quarantine import RAW_TEXT_LIMIT
 from ingestion.common.records import ledger_row
+from ingestion.events.enrich import enrich_events
 
 QUARANTINE_KEY = "_cx_quarantine"  # a line the collector wrapped: {"_cx_quarantine": {reason, raw}}
 
@@ -49,6 +50,16 @@ _MESSAGE_SHAPE = {
     "traits": "JSON",
     "context": "JSON",
     "projectId": "VARCHAR",  # the source: Segment's field, set by the collector from the write key
+}
+_CONTEXT_SHAPE = {
+    "userAgent": "VARCHAR",
+    "ip": "VARCHAR",
+    "locale": "VARCHAR",
+    "timezone": "VARCHAR",
+    "location": {"country": "VARCHAR"},
+    "device": {"type": "VARCHAR", "model": "VARCHAR"},
+    "os": {"name": "VARCHAR", "version": "VARCHAR"},
+    "screen": {"width": "DOUBLE", "height": "DOUBLE", "density": "DOUBLE"},
 }
 _PERSON_KEYS_DROPPED = ("name", "firstName", "lastName", "first_name", "last_name", "phone")
 
@@ -112,6 +123,11 @@ with lines as (
             when m.type = 'track' and coalesce(trim(m.event), '') = '' then 'missing_event_name'
         end as reason
     from parsed
+), located as (
+    -- What enrichment needs from the context, read before the IP is cut (events only).
+    select *, case when reason is null and m.context is not null
+        then from_json(m.context, '@CTX_SHAPE@') end as c
+    from classified
 )
 select
     m.messageId->>'$' as message_id,
@@ -136,9 +152,21 @@ select
     case when reason is null then null
         when starts_with(raw, '{"@QKEY@"') then
             cx_scrub(left(json_extract_string(raw, '$.@QKEY@.raw'), @LIMIT@))
-        else cx_scrub(left(rtrim(raw, chr(10) || chr(13)), @LIMIT@)) end as raw_text
-from classified
+        else cx_scrub(left(rtrim(raw, chr(10) || chr(13)), @LIMIT@)) end as raw_text,
+    -- enrichment keys (ingestion/events/enrich.py), dropped before anything is stored
+    case when lower(c.device.type) in ('ios', 'android')
+        then concat_ws('|', 'app', lower(c.device.type), coalesce(c.device.model, ''),
+                       coalesce(c.os.name, ''), coalesce(c.os.version, ''),
+                       coalesce(cast(c.screen.width as varchar), ''),
+                       coalesce(cast(c.screen.height as varchar), ''),
+                       coalesce(cast(c.screen.density as varchar), ''))
+        else c.userAgent end as agent_key,
+    c.ip as client_ip,
+    concat_ws('|', coalesce(c.location.country, ''), coalesce(c.locale, ''),
+              coalesce(c.timezone, '')) as place_key
+from located
 """.replace("@SHAPE@", json.dumps(_MESSAGE_SHAPE))
+    .replace("@CTX_SHAPE@", json.dumps(_CONTEXT_SHAPE))
     .replace("@TYPES@", repr(EVENT_TYPES))
     .replace("@LIMIT@", str(RAW_TEXT_LIMIT))
     .replace("@QKEY@", QUARANTINE_KEY)
@@ -148,6 +176,7 @@ EVENT_COLUMNS = [
     "timestamp", "original_timestamp", "sent_at", "received_at", "properties", "traits", "context",
     "source_id", "source_file", "source_line",
 ]  # fmt: skip
+ENRICHMENT_KEYS = ["agent_key", "client_ip", "place_key"]
 QUARANTINE_SCHEMA = pa.schema(
     [
         ("source", pa.string()),
@@ -218,8 +247,11 @@ def _split_lines(content: bytes) -> pa.StringArray | None:
 class EventBatchReader:
     """Reads batches of event files with one in-memory DuckDB; `close()` it when done."""
 
-    def __init__(self, hash_key: bytes, memory_limit: str = "2GB", threads: int = 2):
+    def __init__(
+        self, hash_key: bytes, memory_limit: str = "2GB", threads: int = 2, enrich: bool = True
+    ):
         self.threads = threads
+        self.enrich = enrich  # off only to measure what enrichment costs (benchmarks/ingest.py)
         self.con = duckdb.connect(config={"memory_limit": memory_limit, "threads": threads})
         self.con.execute("set TimeZone = 'UTC'")
         for name, fn in (
@@ -269,7 +301,8 @@ class EventBatchReader:
             result = con.sql(_READ_SQL).to_arrow_table()
         now = dt.datetime.now(dt.UTC)
         bad_rows = np.flatnonzero(pc.is_valid(result["reason"]).to_numpy(zero_copy_only=False))
-        events = _without_rows(result.select(EVENT_COLUMNS), bad_rows)
+        events = _without_rows(result.select(EVENT_COLUMNS + ENRICHMENT_KEYS), bad_rows)
+        events = enrich_events(events) if self.enrich else events.drop(ENRICHMENT_KEYS)
         bad = result.take(pa.array(bad_rows, pa.int64()))
         n_bad = bad.num_rows
         quarantine = pa.table(

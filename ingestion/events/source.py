@@ -32,17 +32,19 @@ FEED = "events"
 _READER_LOCK = threading.Lock()
 
 
-def _reader(hash_key: bytes, memory_limit: str, threads: int) -> EventBatchReader:
+def _reader(hash_key: bytes, memory_limit: str, threads: int, enrich: bool) -> EventBatchReader:
     """One in-memory DuckDB reader per process and settings (opening one costs ~25 ms, once per
     batch of files otherwise); it holds no file, only its memory limit. Locked: the first two
     batches ask for it at once, from dlt's extract threads."""
     with _READER_LOCK:
-        return _cached_reader(hash_key, memory_limit, threads)
+        return _cached_reader(hash_key, memory_limit, threads, enrich)
 
 
 @functools.lru_cache(maxsize=1)
-def _cached_reader(hash_key: bytes, memory_limit: str, threads: int) -> EventBatchReader:
-    return EventBatchReader(hash_key, memory_limit=memory_limit, threads=threads)
+def _cached_reader(
+    hash_key: bytes, memory_limit: str, threads: int, enrich: bool
+) -> EventBatchReader:
+    return EventBatchReader(hash_key, memory_limit=memory_limit, threads=threads, enrich=enrich)
 
 
 def read_events(
@@ -50,9 +52,10 @@ def read_events(
     memory_limit: str = "2GB",
     threads: int = 2,
     suppression: Suppression | None = None,
+    enrich: bool = True,
 ) -> Iterator[pa.Table]:
     """Parse one batch of landing files into events, quarantine rows and ledger rows."""
-    reader = _reader(pii_hash_key(), memory_limit, threads)
+    reader = _reader(pii_hash_key(), memory_limit, threads, enrich)
     files = []
     for item in items:
         layout = classify(item["relative_path"])
@@ -107,10 +110,12 @@ def events_source(
     files_per_batch: int = 96,
     memory_limit: str = "2GB",
     suppression: Suppression | None = None,
+    enrich: bool = True,
 ) -> dlt.sources.DltResource:
     """New files under `landing_dir`/events, read `files_per_batch` at a time, in any layout
     of ingestion/events/layouts.py (other files: quarantined as unrecognized); events of
-    the people on the erasure `suppression` list are dropped (and counted in the ledger)."""
+    the people on the erasure `suppression` list are dropped (and counted in the ledger).
+    `enrich=False` loads without device / country enrichment: only to measure what it costs."""
     files = landing_files(Path(landing_dir) / FEED, "**/*", files_per_batch)
 
     # Two batches are parsed at once (dlt's extract workers) while the main thread writes the
@@ -125,6 +130,8 @@ def events_source(
         parallelized=True,
     )
     def events(items: list[FileItemDict]) -> Iterator[pa.Table]:
-        yield from read_events(items, memory_limit=memory_limit, suppression=suppression)
+        yield from read_events(
+            items, memory_limit=memory_limit, suppression=suppression, enrich=enrich
+        )
 
     return files | events

@@ -51,13 +51,13 @@ def _deliver_events(world: World, rng: random.Random, counts: DeliveryCounts) ->
             skew_by_user[user.anonymous_id] = dt.timedelta(seconds=rng.randint(-3 * 3600, 3 * 3600))
     by_hour: dict[dt.datetime, list[str]] = defaultdict(list)
     last_second = cfg.end_dt - dt.timedelta(seconds=1)
-    for session in world.sessions:
+    for session in [*world.sessions, *world.bot_visits]:  # people first: their draws as before
         late = rng.random() < cfg.late_session_share
         hold = dt.timedelta(seconds=rng.randint(3600, cfg.max_late_hours * 3600)) if late else None
         if hold:  # a held batch is sent before the window closes (the world ends with it)
             session_end = session.events[-1]["_true_time"]
             hold = min(hold, last_second - dt.timedelta(seconds=5) - session_end)
-        skew = skew_by_user.get(session.user.anonymous_id, dt.timedelta(0))
+        skew = skew_by_user.get(session.events[0]["anonymousId"], dt.timedelta(0))
         for event in session.events:
             true_time = event["_true_time"]
             sent = (

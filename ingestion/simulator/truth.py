@@ -106,7 +106,21 @@ def ground_truth(world: World, counts: DeliveryCounts) -> dict:
             "survey_responses": len({r["id"] for r in world.survey_versions}),
             "tickets": len(tickets),
             "sessions_by_browser": dict(Counter(s.user.browser for s in world.sessions)),
+            "bot_events": sum(len(v.events) for v in world.bot_visits),
         },
+        # Who each visitor really is, to measure enrichment against (by anonymous id).
+        "people": {
+            u.anonymous_id: {
+                "device": u.device,
+                "os": u.os,
+                "browser": u.browser,
+                "country": u.country,
+                "sdk": u.client.sdk,
+            }
+            for u in world.users
+            if u.sessions
+        },  # fmt: skip
+        "bots": sorted({v.anonymous_id for v in world.bot_visits}),
         "incident": (
             {
                 "start": incident.start.isoformat(),

@@ -11,9 +11,9 @@ import datetime as dt
 import math
 import random
 import uuid
-import zlib
 from dataclasses import dataclass, field
 
+from ingestion.simulator.clients import BOTS, Client, client_of, context_of, place_of
 from ingestion.simulator.config import (
     COUNTRIES,
     DEVICES,
@@ -23,32 +23,8 @@ from ingestion.simulator.config import (
     SimConfig,
 )
 
-# Browser shares per OS, and the user-agent token each browser writes. A person's browser is
-# derived from their anonymous id (crc32), so adding it drew no random numbers: worlds generated
-# before it are the same apart from the user-agent text.
-BROWSERS_BY_OS = {
-    "iOS": (("Safari", 0.8), ("Chrome", 1.0)),
-    "iPadOS": (("Safari", 0.85), ("Chrome", 1.0)),
-    "Android": (("Chrome", 0.85), ("Samsung Internet", 1.0)),
-    "Mac OS": (("Safari", 0.55), ("Chrome", 0.95), ("Firefox", 1.0)),
-    "Windows": (("Chrome", 0.7), ("Edge", 0.9), ("Firefox", 1.0)),
-}
-UA_TOKENS = {
-    "Safari": "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15",
-    "Chrome": "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
-    "Edge": "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Edg/120.0",
-    "Firefox": "Gecko/20100101 Firefox/121.0",
-    "Samsung Internet": "AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/23.0 "
-    "Chrome/115.0.0.0 Mobile Safari/537.36",
-}
-
-
-def browser_of(os_name: str, anonymous_id: str) -> str:
-    """The browser a person uses: a fixed function of their OS and anonymous id."""
-    draw = zlib.crc32(anonymous_id.encode()) / 2**32
-    return next(name for name, upto in BROWSERS_BY_OS[os_name] if draw < upto)
-
-
+# Drawn once per person and discarded: the OS now comes with the person's client (clients.py), and
+# keeping the draw keeps every later random number, so worlds stay as they were.
 OS_BY_DEVICE = {
     "mobile": ("iOS", "Android"),
     "desktop": ("Mac OS", "Windows"),
@@ -71,10 +47,11 @@ class User:
     name: str | None
     persona: str
     plan: str
-    device: str
-    os: str
-    country: str
+    device: str  # true device class: desktop, mobile, tablet
+    country: str  # true country (the IP may say otherwise: VPNs, travel)
     ip: str
+    locale: str
+    timezone: str
     source: tuple[str | None, str | None, str | None]
     signup_session: int | None  # index of the session in which they sign up; 0 = already known
     zendesk_id: int = 0
@@ -86,8 +63,16 @@ class User:
         return self.user_id or self.anonymous_id
 
     @property
+    def client(self) -> Client:
+        return client_of(self.device, self.anonymous_id)
+
+    @property
+    def os(self) -> str:
+        return self.client.os
+
+    @property
     def browser(self) -> str:
-        return browser_of(self.os, self.anonymous_id)
+        return self.client.browser
 
 
 @dataclass
@@ -108,6 +93,46 @@ class World:
     sessions: list[Session]
     survey_versions: list[dict]  # every version of every response, as the survey tool stores it
     ticket_versions: list[dict]  # every version of every ticket (with metric set and requester)
+    bot_visits: list[BotVisit] = field(default_factory=list)  # crawlers: events, no people
+
+
+@dataclass
+class BotVisit:
+    """A crawler rendering a few pages (analytics.js runs in rendering crawlers too)."""
+
+    anonymous_id: str
+    events: list[dict]
+
+
+BOT_VISITS_PER_DAY = 4
+BOT_ADDRESSES = ("66.249.66", "157.55.39", "34.120.0")  # Google's, Microsoft's, a cloud's
+
+
+def _bot_visits(cfg: SimConfig) -> list[BotVisit]:
+    """Crawler visits, from a random stream of their own (people's worlds stay the same)."""
+    rng = random.Random(cfg.seed + 1)
+    visits = []
+    for day in range(cfg.days):
+        for _ in range(BOT_VISITS_PER_DAY):
+            n = rng.randrange(len(BOTS))
+            clock = cfg.start_dt + dt.timedelta(days=day, seconds=rng.randint(60, 82_000))
+            anonymous_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            events = []
+            for _ in range(rng.randint(3, 8)):
+                path = rng.choice(["/", "/products/sku-0001", "/pricing", "/checkout"])
+                events.append({
+                    "type": "page", "name": "Crawl", "anonymousId": anonymous_id,
+                    "messageId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                    "properties": {"path": path, "url": f"https://shop.example.com{path}"},
+                    "context": {"ip": f"{BOT_ADDRESSES[n]}.{rng.randint(1, 254)}",
+                                "userAgent": BOTS[n], "locale": "en-US", "timezone": "UTC",
+                                "library": {"name": "analytics.js", "version": "npm:next-1.84.3"},
+                                "page": {"url": f"https://shop.example.com{path}"}},
+                    "_true_time": clock,
+                })  # fmt: skip
+                clock += dt.timedelta(seconds=rng.randint(1, 30))
+            visits.append(BotVisit(anonymous_id, events))
+    return visits
 
 
 def _pick(rng: random.Random, weights: dict[str, float]) -> str:
@@ -125,19 +150,27 @@ def _make_users(cfg: SimConfig, rng: random.Random) -> list[User]:
         identified = rng.random() < 0.75
         known_at_start = identified and rng.random() < 0.5
         user_id = f"u{n:06d}" if identified else None
+        anonymous_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        persona = _pick(rng, PERSONAS)
+        plan = _pick(rng, PLANS) if identified else "free"
+        rng.choice(OS_BY_DEVICE[device])  # see OS_BY_DEVICE
+        country = _pick(rng, COUNTRIES)
+        _, _, host, octet = (rng.randint(11, 223), rng.randint(0, 255), rng.randint(0, 255),
+                             rng.randint(1, 254))  # fmt: skip
+        locale, zone, ip = place_of(country, anonymous_id, host, octet)
         users.append(
             User(
                 user_id=user_id,
-                anonymous_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                anonymous_id=anonymous_id,
                 email=f"user{n}@example.com" if identified else None,
                 name=f"User {n}" if identified else None,
-                persona=_pick(rng, PERSONAS),
-                plan=_pick(rng, PLANS) if identified else "free",
+                persona=persona,
+                plan=plan,
                 device=device,
-                os=rng.choice(OS_BY_DEVICE[device]),
-                country=_pick(rng, COUNTRIES),
-                ip=f"{rng.randint(11, 223)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}."
-                f"{rng.randint(1, 254)}",
+                country=country,
+                ip=ip,
+                locale=locale,
+                timezone=zone,
                 source=rng.choice(SOURCES),
                 signup_session=(0 if known_at_start else rng.randint(1, 3)) if identified else None,
                 zendesk_id=360000000 + n,
@@ -185,20 +218,12 @@ class _SessionBuilder:
     def _base(self, kind: str) -> dict:
         user = self.session.user
         source, medium, campaign = user.source
-        page_url = "https://shop.example.com/"
-        context = {
-            "ip": user.ip,
-            "locale": "en-US",
-            "timezone": "UTC",
-            "userAgent": f"Mozilla/5.0 ({user.os}) {UA_TOKENS[user.browser]}",
-            "device": {"type": user.device},
-            "os": {"name": user.os},
-            "library": {"name": "analytics.js", "version": "4.1.0"},
-            "page": {"url": page_url, "referrer": f"https://{source}.com/" if source else None},
-            "location": {"country": user.country},
-        }
-        if source and not self.session.events:
-            context["campaign"] = {"source": source, "medium": medium, "name": campaign}
+        context = context_of(user.client, user.locale, user.timezone, user.ip, user.anonymous_id)
+        if not user.client.is_app:  # analytics.js: the page, and the campaign of a landing
+            context["page"] = {"url": "https://shop.example.com/",
+                               "referrer": f"https://{source}.com/" if source else ""}  # fmt: skip
+            if source and not self.session.events:
+                context["campaign"] = {"source": source, "medium": medium, "name": campaign}
         event = {
             "type": kind,
             "messageId": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
@@ -211,19 +236,24 @@ class _SessionBuilder:
         return event
 
     def page(self, name: str, path: str, slow: bool = False) -> float:
-        event = self._base("page")
+        """A page view (web) or a screen view (apps: screen calls with the same name)."""
+        app = self.session.user.client.is_app
+        event = self._base("screen" if app else "page")
         device = self.session.user.device
         load = self.rng.lognormvariate(math.log(BASE_LOAD_MS[device]), 0.35)
         if slow:
             load *= self.cfg.incident.latency_factor if self.cfg.incident else 1.0
         event["name"] = name
-        event["properties"] = {
-            "path": path,
-            "url": f"https://shop.example.com{path}",
-            "title": name,
-            "load_time_ms": round(load, 1),
-        }
-        event["context"]["page"]["url"] = f"https://shop.example.com{path}"
+        if app:
+            event["properties"] = {"load_time_ms": round(load, 1)}
+        else:
+            event["properties"] = {
+                "path": path,
+                "url": f"https://shop.example.com{path}",
+                "title": name,
+                "load_time_ms": round(load, 1),
+            }
+            event["context"]["page"]["url"] = f"https://shop.example.com{path}"
         self._pause()
         return load
 
@@ -450,4 +480,5 @@ def build_world(cfg: SimConfig) -> World:
         sessions=sessions,
         survey_versions=_survey_versions(cfg, rng, sessions),
         ticket_versions=_ticket_versions(cfg, rng, sessions),
+        bot_visits=_bot_visits(cfg),
     )

@@ -64,13 +64,17 @@ class PageServer:
         self.server.shutdown()
 
 
-def run_page(collector_url: str, write_key: str, profile: Path, timeout: float = 60) -> dict:
-    """Open the page in headless Chromium until it reports; what it reported."""
+def run_page(
+    collector_url: str, write_key: str, profile: Path, user_agent: str, timeout: float = 60
+) -> dict:
+    """Open the page in headless Chromium until it reports; what it reported. `user_agent`: a
+    real browser's (headless Chromium's own says HeadlessChrome, which is a bot)."""
     pages = PageServer()
     api_host = collector_url.removeprefix("http://") + "/v1"
     url = f"{pages.url}/page.html?writeKey={write_key}&apiHost={api_host}"
     browser = subprocess.Popen(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", url],
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--user-agent={user_agent}",
+         url],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:

@@ -18,22 +18,49 @@ from tests.ingestion.helpers import query
 JS_DIR = BUNDLES.parents[4]
 
 
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1"
+)
+SAMSUNG = (
+    "Mozilla/5.0 (Linux; Android 14; SM-S921B) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "SamsungBrowser/26.0 Chrome/122.0.0.0 Mobile Safari/537.36"
+)
+WINDOWS_CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
+# A server forwarding its visitors' calls passes their user agent, IP and locale in `context`.
+VISITORS = {
+    "py": {"userAgent": IPHONE_SAFARI, "ip": "86.128.10.20", "locale": "en-GB"},  # GB block
+    "rs": {"userAgent": SAMSUNG, "ip": "90.0.1.2", "locale": "fr-FR"},  # FR block
+}
+EXPECTED_SESSIONS = {  # device, os, browser, country of each person's session
+    "u-py": ("mobile", "iOS", "Safari", "GB"),
+    "u-rs": ("mobile", "Android", "Samsung Internet", "FR"),
+    "u-node-1": ("unknown", "unknown", "unknown", "unknown"),  # a documentation-range IP only
+    "u-browser-1": ("desktop", "Windows", "Chrome", "US"),  # loopback IP: from the locale
+}  # fmt: skip
+
+
 def _python_sdk(client_cls, url: str, write_key: str, person: str) -> list[str]:
     """One person's journey through a Python client (Segment's and RudderStack's share an API)."""
     errors = []
     client = client_cls(write_key=write_key, host=url, on_error=lambda e, batch: errors.append(e),
                         upload_interval=0.1, max_retries=1)  # fmt: skip
     anon, user = f"{person}-anon", f"u-{person}"
-    context = {"ip": "203.0.113.9", "locale": "en-GB"}
+    ctx = VISITORS[person]
     calls = [
-        client.screen(anonymous_id=anon, name="Home", properties={"path": "/"}, context=context),
-        client.page(anonymous_id=anon, name="Pricing", properties={"path": "/pricing"}),
-        client.track(anonymous_id=anon, event="Checkout Started", properties={"cart_value": 20}),
-        client.identify(user_id=user, anonymous_id=anon, traits={"plan": "pro"}),
-        client.alias(previous_id=anon, user_id=user),
-        client.group(user_id=user, group_id=f"{person}-org", traits={"name": "Org"}),
-        client.track(user_id=user, event="Order Completed", properties={"revenue": 20}),
-    ]
+        client.page(anonymous_id=anon, name="Home", properties={"path": "/"}, context=ctx),
+        client.page(anonymous_id=anon, name="Pricing", properties={"path": "/pricing"}, context=ctx),
+        client.track(anonymous_id=anon, event="Checkout Started", properties={"cart_value": 20},
+                     context=ctx),
+        client.identify(user_id=user, anonymous_id=anon, traits={"plan": "pro"}, context=ctx),
+        client.alias(previous_id=anon, user_id=user, context=ctx),
+        client.group(user_id=user, group_id=f"{person}-org", traits={"name": "Org"}, context=ctx),
+        client.track(user_id=user, event="Order Completed", properties={"revenue": 20},
+                     context=ctx),
+    ]  # fmt: skip
     client.flush()
     client.join()
     assert not errors, errors
@@ -59,7 +86,7 @@ def test_real_sdks_reach_people_and_sessions(warehouse_env, instance, tmp_path):
         node_report = json.loads(node.stdout.strip().splitlines()[-1])
         assert not node_report["failed"] and len(node_report["delivered"]) == 6
         sent["u-node-1"] = node_report["delivered"]
-        page = run_page(collector.url, "wk_web", tmp_path / "chromium-profile")
+        page = run_page(collector.url, "wk_web", tmp_path / "chromium-profile", WINDOWS_CHROME)
         assert "error" not in page, page
         sent["u-browser-1"] = page["delivered"]
         assert len(sent["u-browser-1"]) == 5
@@ -90,4 +117,9 @@ def test_real_sdks_reach_people_and_sessions(warehouse_env, instance, tmp_path):
     by_source = dict(query("select source_id, count(*) from raw.events group by 1"))
     assert by_source == {"server": 13, "ios": 7, "web": 5}
     text = " ".join(r[0] for r in query("select context || coalesce(traits, '') from raw.events"))
-    assert "buyer@example.com" not in text and "203.0.113.9" not in text
+    assert "buyer@example.com" not in text and "86.128.10.20" not in text
+    # Enrichment from what each client sent: the session's device, OS, browser and country.
+    sessions = query(
+        "select stitched_user_id, device_type, os, browser, country from marts.fct_sessions"
+    )
+    assert {r[0]: r[1:] for r in sessions} == EXPECTED_SESSIONS

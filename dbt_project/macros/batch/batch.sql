@@ -369,7 +369,8 @@
 {% macro stitched_columns() -%}
     {{ return([
         'message_id', 'event_type', 'event_name', 'anonymous_id', 'user_id', 'received_at',
-        'event_at', 'traits', 'page_path', 'page_load_ms', 'device_type', 'browser', 'country',
+        'event_at', 'traits', 'page_path', 'page_load_ms', 'device_type', 'os', 'browser',
+        'country', 'is_bot',
         'utm_source', 'utm_medium', 'utm_campaign', 'referrer', 'deliveries', 'is_future_dated',
         'stitched_user_id', 'is_identified',
     ]) }}

@@ -13,7 +13,7 @@ events as (
 
     select stitched_user_id, message_id, event_at, funnel_step, device_type, country
     from {{ ref('fct_events') }}
-    where funnel_step > 0
+    where funnel_step > 0 and not coalesce(is_bot, false)
     {{ only_batch_persons(keyword='and', time_column='event_at', lookback_days=var('funnel_window_days')) }}
 
 ),

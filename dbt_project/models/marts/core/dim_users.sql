@@ -9,7 +9,8 @@ with
 events as (
 
     select * from {{ ref('int_identity__events_stitched') }}
-    {{ only_batch_persons() }}
+    where not coalesce(is_bot, false)  -- a crawler is not a person
+    {{ only_batch_persons(keyword='and') }}
 
 ),
 

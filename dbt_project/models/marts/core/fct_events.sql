@@ -35,8 +35,10 @@ select
     events.page_path,
     cast(events.page_load_ms as {{ type_double() }}) as page_load_ms,
     events.device_type,
+    events.os,
     events.browser,
     events.country,
+    events.is_bot,
     events.is_future_dated,
     cast(events.deliveries as {{ dbt.type_bigint() }}) as deliveries
 from events

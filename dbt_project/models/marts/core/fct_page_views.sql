@@ -18,6 +18,7 @@ select
 from {{ ref('fct_events') }} as views
 {{ join_plan_at('plans', 'views.stitched_user_id', 'views.event_at') }}
 where views.event_type in ('page', 'screen')
+    and not coalesce(views.is_bot, false)
 {{ only_batch_persons(column='views.stitched_user_id', keyword='and', time_column='views.event_at') }}
 {%- if not is_incremental() %}
 order by views.event_at, views.message_id

@@ -28,7 +28,7 @@ orders as (
         cast({{ dbt.date_trunc('day', 'event_at') }} as date) as kpi_date,
         count(*) as orders
     from {{ ref('fct_events') }}
-    where event_name = '{{ var("conversion_event") }}'
+    where event_name = '{{ var("conversion_event") }}' and not coalesce(is_bot, false)
     {%- if is_incremental() %}
         and cast({{ dbt.date_trunc('day', 'event_at') }} as date) >= {{ earliest_changed_day() }}
     {%- endif %}

@@ -92,9 +92,14 @@ renamed as (
         {{ json_text('context', '$.page.url') }} as page_url,
         {{ json_text('properties', '$.path') }} as page_path,
         cast({{ json_text('properties', '$.load_time_ms') }} as double) as page_load_ms,
-        {{ json_text('context', '$.device.type') }} as device_type,
-        {{ browser_family(json_text('context', '$.userAgent')) }} as browser,
-        {{ json_text('context', '$.location.country') }} as country,
+        -- Enriched by the loader (ingestion/events/enrich.py) from the user agent or the mobile
+        -- SDK's device, and the IP / location / locale / time zone; 'unknown', never null.
+        coalesce(device_class, 'unknown') as device_type,
+        coalesce(os, 'unknown') as os,
+        coalesce(browser, 'unknown') as browser,
+        coalesce(country, 'unknown') as country,
+        coalesce(country_source, 'unknown') as country_source,
+        coalesce(is_bot, false) as is_bot,
         {{ json_text('context', '$.campaign.source') }} as utm_source,
         {{ json_text('context', '$.campaign.medium') }} as utm_medium,
         {{ json_text('context', '$.campaign.name') }} as utm_campaign,
