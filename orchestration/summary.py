@@ -33,6 +33,20 @@ def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return con.execute(f"select count(*) from {table}").fetchone()[0] if exists else 0
 
 
+def _print_enrichment(con: duckdb.DuckDBPyConnection) -> None:
+    if not _count(con, "marts.fct_events"):
+        return
+    try:
+        bots, device, country = con.execute(
+            "select count(*) filter (where is_bot), count(*) filter (where device_type = "
+            "'unknown'), count(*) filter (where country = 'unknown') from marts.fct_events"
+        ).fetchall()[0]
+    except duckdb.BinderException:  # a warehouse built before enrichment (one full refresh)
+        return
+    print(f"  {'events from bots':<26} {bots:>10,} (in fct_events; not in sessions or KPIs)")
+    print(f"  {'events: device unknown':<26} {device:>10,}   country unknown {country:,}")
+
+
 def _print_quality(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
     if not _count(con, "ops.dq_results"):
         return
@@ -96,6 +110,7 @@ def main() -> int:
             f"  {'rows quarantined':<26} {quarantined:>10,} (see staging.stg_ingestion__quarantine)"
         )
         print(f"  {'sessions':<26} {_count(con, 'marts.fct_sessions'):>10,}")
+        _print_enrichment(con)
         _print_quality(con, settings)
         _print_alerts(con)
         row = con.execute("select * from marts.kpi_daily order by kpi_date desc limit 1").fetchdf()

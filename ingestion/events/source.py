@@ -82,7 +82,30 @@ def read_events(
         yield not_null(events, ["message_id"])  # the primary key: quarantined when missing
     if batch.quarantine.num_rows:
         yield side_table(batch.quarantine, FEED, "quarantine")
-    yield side_table(pa.Table.from_pylist(batch.ledger), FEED, "ledger")
+    ledger = pa.Table.from_pylist(batch.ledger)
+    if pa.types.is_null(ledger.schema.field("source_id").type):  # no layout named a source
+        ledger = ledger.set_column(
+            ledger.schema.get_field_index("source_id"), "source_id",
+            pa.nulls(ledger.num_rows, pa.string()),
+        )  # fmt: skip
+    yield side_table(ledger, FEED, "ledger")
+
+
+def enrichment_profile(con, load_ids: list[str]) -> dict:
+    """What enrichment found in these loads' events: bots, unknowns, where countries came from."""
+    ids = ", ".join(f"'{i}'" for i in load_ids) or "''"
+    bots, unknown_device, unknown_country = con.execute(
+        "select count(*) filter (where is_bot), count(*) filter (where device_class = 'unknown'), "
+        f"count(*) filter (where country = 'unknown') from raw.events where _dlt_load_id in ({ids})"
+    ).fetchall()[0]
+    sources = dict(
+        con.execute(
+            "select country_source, count(*) from raw.events "
+            f"where _dlt_load_id in ({ids}) group by 1 order by 1"
+        ).fetchall()
+    )
+    return {"bot_events": bots or 0, "unknown_device_events": unknown_device or 0,
+            "unknown_country_events": unknown_country or 0, "country_sources": sources}  # fmt: skip
 
 
 def empty_events() -> pa.Table:

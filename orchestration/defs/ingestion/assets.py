@@ -17,7 +17,7 @@ import pyarrow as pa
 from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
 
 from ingestion.common.suppression import Suppression
-from ingestion.events.source import empty_events, events_source
+from ingestion.events.source import empty_events, enrichment_profile, events_source
 from ingestion.pipelines import RAW_DATASET, feed_pipeline
 from ingestion.settings import Settings
 from ingestion.surveys.source import surveys_source
@@ -47,6 +47,7 @@ def run_feed(
     table: str,
     source_factory: Callable[[Settings, Suppression], dlt.sources.DltSource],
     empty_table: Callable[[], pa.Table] | None = None,
+    profile: Callable[[duckdb.DuckDBPyConnection, list[str]], dict] | None = None,
 ) -> Iterator[dg.MaterializeResult]:
     # People erased from the warehouse: their records are dropped while reading (and counted).
     suppression = Suppression.load(settings.duckdb_path)
@@ -64,6 +65,11 @@ def run_feed(
         counts = reconcile(pipeline, feed, table)
     if empty_table is not None:
         _create_if_missing(settings, table, empty_table)
+    found = {}
+    if profile is not None and counts.rows_loaded:
+        with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
+            found = profile(con, counts.load_ids)
+        context.log.info("%s: %s", feed, found)
     seconds = round(time.monotonic() - started, 2)
     context.log.info(
         "%s: read %s, loaded %s, quarantined %s, suppressed %s, superseded %s in %ss; "
@@ -96,6 +102,7 @@ def run_feed(
             metadata={
                 **(result.metadata or {}),
                 **counts.as_metadata(),
+                **found,
                 "load_seconds": seconds,
                 "dagster/row_count": counts.rows_loaded,
             },
@@ -134,6 +141,7 @@ def feed_asset(
     source_factory: Callable[[Settings, Suppression], dlt.sources.DltSource],
     description: str,
     empty_table: Callable[[], pa.Table] | None = None,
+    profile: Callable[[duckdb.DuckDBPyConnection, list[str]], dict] | None = None,
 ) -> dg.AssetsDefinition:
     """One op loading one feed: its raw table (spec from dagster-dlt's translator) plus the
     feed's quarantine and ledger tables, which the same dlt load writes."""
@@ -173,7 +181,7 @@ def feed_asset(
         context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: WarehouseResource
     ) -> Iterator[dg.MaterializeResult]:
         yield from run_feed(
-            context, dlt, warehouse.settings(), feed, table, source_factory, empty_table
+            context, dlt, warehouse.settings(), feed, table, source_factory, empty_table, profile
         )
 
     return _load
@@ -189,6 +197,7 @@ raw_events = feed_asset(
     "Segment events from <landing>/events/ (the collector's files, NDJSON drops, Segment's and "
     "RudderStack's storage layouts), appended to raw.events.",
     empty_table=empty_events,
+    profile=enrichment_profile,
 )
 raw_tickets = feed_asset(
     "tickets",

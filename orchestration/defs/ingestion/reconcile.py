@@ -25,6 +25,7 @@ class Reconciliation:
     schema_changes: list[str]
     files_by_layout: dict[str, int] = field(default_factory=dict)  # events: files read, by layout
     files_ignored: list[str] = field(default_factory=list)  # "path (why)" of files not loaded
+    load_ids: list[str] = field(default_factory=list)
 
     @property
     def balanced(self) -> bool:
@@ -135,4 +136,5 @@ def reconcile(pipeline: dlt.Pipeline, feed: str, table: str) -> Reconciliation:
         schema_changes=changes,
         files_by_layout=files_by_layout,
         files_ignored=files_ignored,
+        load_ids=load_ids,
     )
