@@ -26,6 +26,8 @@ import dagster as dg
 
 from ingestion.settings import Settings
 from orchestration.defs.automation.jobs import latest_complete_hour, newest_landing_file
+from orchestration.defs.shared import DUCKDB_POOL
+from orchestration.recovery import PoolWatch, recover_dead_runs, run_tags
 
 
 def run_job(
@@ -42,10 +44,14 @@ def run_job(
             "dagster/asset_partition_range_end": end,
         }
     )
+    for run_id in recover_dead_runs(instance):
+        print(f"recovered run {run_id}: its process was gone; marked failed, pool slot freed "
+              "(docs/operations.md, 'After a crash')", flush=True)  # fmt: skip
     print(f"{job_name}: partitions {start} .. {end}", flush=True)
-    result = defs.resolve_job_def(job_name).execute_in_process(
-        instance=instance, tags=tags, raise_on_error=raise_on_error
-    )
+    with PoolWatch(instance, DUCKDB_POOL):
+        result = defs.resolve_job_def(job_name).execute_in_process(
+            instance=instance, tags={**tags, **run_tags()}, raise_on_error=raise_on_error
+        )
     print(
         f"{job_name}: {'succeeded' if result.success else 'FAILED'} (run {result.run_id})",
         flush=True,

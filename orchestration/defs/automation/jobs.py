@@ -19,6 +19,7 @@ import dagster as dg
 from ingestion.settings import Settings
 from orchestration.defs.shared import DAILY, HOURLY
 from orchestration.defs.transform.assets import cx_dbt_daily_kpis, cx_dbt_hourly
+from orchestration.recovery import recover_dead_runs
 
 # Every step writes DuckDB, so the duckdb_writer pool runs them one at a time anyway; one process
 # per run saves re-importing dagster, dbt and dlt for every step (~10-20 s each on 2 cores).
@@ -115,8 +116,23 @@ def cx_landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     )
 
 
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Marks failed the runs of this host whose process is gone (killed, out of memory, "
+    "a reboot) and frees their duckdb_writer slot, so that later runs do not wait forever "
+    "(orchestration/recovery.py; the default run launcher has no health check for run monitoring).",
+)
+def cx_recovery_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    recovered = recover_dead_runs(context.instance)
+    if recovered:
+        context.log.warning("recovered %d dead runs: %s", len(recovered), ", ".join(recovered))
+        return dg.SkipReason(f"recovered {len(recovered)} dead runs: {', '.join(recovered)}")
+    return dg.SkipReason("no dead runs")
+
+
 defs = dg.Definitions(
     jobs=[cx_hourly, cx_daily_kpis],
     schedules=[cx_hourly_schedule, cx_daily_kpis_schedule],
-    sensors=[cx_landing_sensor],
+    sensors=[cx_landing_sensor, cx_recovery_sensor],
 )
