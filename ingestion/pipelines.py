@@ -6,9 +6,9 @@ import contextlib
 from collections.abc import Iterator
 
 import dlt
-import duckdb
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
+from ingestion.common.warehouse import connect_warehouse
 from ingestion.settings import Settings
 
 RAW_DATASET = "raw"
@@ -52,8 +52,8 @@ def feed_pipeline(name: str, settings: Settings) -> Iterator[dlt.Pipeline]:
     for key, value in _CONFIG.items():
         dlt.config[key] = value
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(
-        str(settings.duckdb_path),
+    con = connect_warehouse(
+        settings.duckdb_path,
         config={"memory_limit": settings.duckdb_memory_limit, **RAW_STORAGE},
     )
     try:

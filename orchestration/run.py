@@ -24,6 +24,7 @@ import sys
 
 import dagster as dg
 
+from ingestion.common.warehouse import WarehouseLocked, connect_warehouse
 from ingestion.settings import Settings
 from orchestration.defs.automation.jobs import latest_complete_hour, newest_landing_file
 from orchestration.defs.shared import DUCKDB_POOL
@@ -44,6 +45,9 @@ def run_job(
             "dagster/asset_partition_range_end": end,
         }
     )
+    warehouse = Settings.from_env().duckdb_path
+    if warehouse.exists():  # fail now, with the file and the fix, rather than inside a step
+        connect_warehouse(warehouse).close()
     for run_id in recover_dead_runs(instance):
         print(f"recovered run {run_id}: its process was gone; marked failed, pool slot freed "
               "(docs/operations.md, 'After a crash')", flush=True)  # fmt: skip
@@ -106,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"{key!r} is not an hour partition key: write it like 2026-11-20-13:00"
                 )
     with dg.DagsterInstance.get() as instance:
-        results = run_pipeline(instance, first, last, raise_on_error=False)
+        try:
+            results = run_pipeline(instance, first, last, raise_on_error=False)
+        except WarehouseLocked as error:
+            print(f"not started: {error}", file=sys.stderr)
+            return 3
     return 0 if len(results) == 2 and all(r.success for r in results) else 1
 
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from ingestion.common.warehouse import connect_warehouse
 
 TABLE = "ops.erasure_suppression"
 KINDS = ("user_id", "anonymous_id", "email_hash")
@@ -36,7 +37,7 @@ class Suppression:
         """The list in the warehouse, or an empty one (no warehouse or nobody erased yet)."""
         if not Path(warehouse).exists():
             return cls()
-        con = duckdb.connect(str(warehouse), read_only=True)
+        con = connect_warehouse(warehouse, read_only=True)
         try:
             exists = con.execute(
                 "select count(*) from information_schema.tables "

@@ -1,0 +1,34 @@
+"""Opening the warehouse file, with a clear error when another process holds it.
+
+DuckDB lets one process open a file for writing, and then no other process can open it at all.
+An analyst's notebook or DuckDB CLI on the pipeline's file blocks every run; the error says which
+file, which process, and what to do instead of DuckDB's bare "Could not set lock on file".
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import duckdb
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process has the warehouse file open."""
+
+
+def connect_warehouse(
+    path: Path | str, read_only: bool = False, config: dict | None = None
+) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only, config=config or {})
+    except duckdb.IOException as error:
+        if "lock" not in str(error).lower():
+            raise
+        holder = re.search(r"held in (.+?) \(PID (\d+)\)", str(error))
+        who = f"PID {holder.group(2)}, {holder.group(1)}" if holder else "another process"
+        raise WarehouseLocked(
+            f"the warehouse {path} is open in another process ({who}): close that connection "
+            "and run again. Analysts, notebooks and BI tools read the published copy "
+            "(CX_ANALYTICS_PATH, docs/analysts.md), never the pipeline's file."
+        ) from None
