@@ -205,7 +205,8 @@ class LandingFile:
     size_bytes: int
     layout: str | None = "ndjson"  # ingestion/events/layouts.py; None: not an event file
     source_id: str | None = None  # the source the path names (storage-destination layouts)
-    ignored_reason: str | None = None  # why a file that is not an event file was not read
+    ignored_reason: str | None = None  # why the file was not read (its quarantine row's text)
+    quarantine_reason: str = "unrecognized_file"  # the reason code when ignored_reason is set
 
 
 @dataclass
@@ -274,7 +275,7 @@ class EventBatchReader:
         chunks, unreadable = [], {}
         for f, lines in zip(files, split, strict=True):
             if f.ignored_reason or lines is None:
-                unreadable[f.name] = "unrecognized_file" if f.ignored_reason else "unreadable_file"
+                unreadable[f.name] = f.quarantine_reason if f.ignored_reason else "unreadable_file"
                 continue
             zeros = pa.array(np.zeros(len(lines), np.int32))
             chunks.append(

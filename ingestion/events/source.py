@@ -8,6 +8,7 @@ lines read = events loaded + lines quarantined.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import threading
 from collections import Counter
@@ -61,15 +62,19 @@ def read_events(
         layout = classify(item["relative_path"])
         if layout.in_progress:
             continue  # a hidden temporary file: it appears under its final name when complete
+        content, changed = b"", None
+        if not layout.ignored_reason:
+            content, changed = _read_as_listed(item)
         files.append(
             LandingFile(
                 name=file_label(item),
-                content=b"" if layout.ignored_reason else item.read_bytes(),
+                content=b"" if changed else content,
                 modified_at=modified_at(item),
                 size_bytes=item.get("size_in_bytes", 0),
                 layout=layout.name,
                 source_id=layout.source_id,
-                ignored_reason=layout.ignored_reason,
+                ignored_reason=layout.ignored_reason or changed,
+                quarantine_reason="file_changed_while_read" if changed else "unrecognized_file",
             )
         )
     if not files:
@@ -89,6 +94,32 @@ def read_events(
             pa.nulls(ledger.num_rows, pa.string()),
         )  # fmt: skip
     yield side_table(ledger, FEED, "ledger")
+
+
+def _read_as_listed(item: FileItemDict) -> tuple[bytes, str | None]:
+    """The file's bytes, and why they are not the file as listed (None when they are).
+
+    A file that a writer truncates, rewrites or appends to after the listing (a copy still in
+    progress, a storage sync re-uploading it) is not parsed: its torn bytes would load half a
+    file and quarantine a torn line. It becomes one quarantined item and is read whole by the
+    next run, because its new modification time is later than every time this run listed (the
+    cursor). A file removed after the listing is one quarantined item too, not a failed run."""
+    path = Path(item.local_file_path)
+    listed_size, listed_at = item.get("size_in_bytes"), modified_at(item)
+    try:
+        content = item.read_bytes()
+        stat = path.stat()
+    except FileNotFoundError:
+        return b"", f"removed after it was listed ({listed_size} bytes, modified {listed_at})"
+    same_time = abs(stat.st_mtime - listed_at.timestamp()) < 1e-5  # listed to the microsecond
+    if len(content) == listed_size == stat.st_size and same_time:
+        return content, None
+    now_at = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
+    return content, (
+        f"changed while read: listed {listed_size} bytes modified {listed_at}, read "
+        f"{len(content)} bytes, now {stat.st_size} bytes modified {now_at}; the next run reads "
+        "it whole"
+    )
 
 
 def enrichment_profile(con, load_ids: list[str]) -> dict:
