@@ -87,7 +87,7 @@ def dagster_dev(cx_env, tmp_path):
         assert time.monotonic() < deadline, "dagster dev did not come up in 180 s"
         time.sleep(1)
     try:
-        yield url, entries[0]
+        yield url, entries[0], tmp_path / "dagster_dev.log"
     finally:
         # Ctrl-C is what `dagster dev` shuts down on (SIGTERM left it running for 30 s).
         os.killpg(process.pid, signal.SIGINT)
@@ -100,7 +100,7 @@ def dagster_dev(cx_env, tmp_path):
 
 
 def test_ui_graph_and_launched_run(cx_env, dagster_dev):
-    url, location = dagster_dev
+    url, location, dev_log = dagster_dev
     loaded = location["locationOrLoadError"]
     assert loaded["__typename"] == "RepositoryLocation", loaded
     nodes = _gql(url, ASSETS_QUERY)["assetNodes"]
@@ -128,8 +128,11 @@ def test_ui_graph_and_launched_run(cx_env, dagster_dev):
         launched = _gql(url, LAUNCH, {"params": params("cx_hourly", hour)})["launchRun"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         run_ids.append(launched["run"]["runId"])
-    assert _wait(url, run_ids) == ["SUCCESS", "SUCCESS"]
+    statuses = _wait(url, run_ids)
     events = {run_id: _gql(url, LOGS, {"id": run_id})["logsForRun"]["events"] for run_id in run_ids}
+    failures = [e.get("message") for run in events.values() for e in run
+                if "Failure" in e["__typename"] or "Error" in e["__typename"]]  # fmt: skip
+    assert statuses == ["SUCCESS", "SUCCESS"], (failures, dev_log.read_text()[-4000:])
     messages = [event.get("message") or "" for run in events.values() for event in run]
     # The pool holds one DuckDB writer at a time across runs: no step of one run may execute while
     # a step of the other run does. (Whether run 2 waits in the queue or at its first step depends
