@@ -48,10 +48,10 @@ def _process_of(
         run.run_id, of_type=dg.DagsterEventType.ENGINE_EVENT, limit=20
     ).records
     for record in records:
-        entry = record.event_log_entry
-        metadata = entry.dagster_event.engine_event_data.metadata if entry.dagster_event else {}
+        event = record.event_log_entry.dagster_event  # its message: user_message is empty
+        metadata = event.engine_event_data.metadata if event else {}
         pid = metadata.get("pid")
-        if pid is not None and "Started process" in (entry.user_message or ""):
+        if pid is not None and "Started process" in (event.message or ""):
             return int(pid.value), None
     return None
 
@@ -94,9 +94,37 @@ def _started(record) -> str:
     return dt.datetime.fromtimestamp(at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+WAIT_REPORT_SECONDS = 60.0  # a step waiting this long for the pool is reported, with its holder
+
+
+def pool_waits(instance: dg.DagsterInstance, pool: str) -> list[tuple[str, str]]:
+    """(waiting run id, what it waits for) for every step that has waited for `pool` longer than
+    WAIT_REPORT_SECONDS: which run holds the slot, its job, status and start."""
+    info = instance.event_log_storage.get_concurrency_info(pool)
+    now = dt.datetime.now(dt.UTC).timestamp()
+    holders = []
+    for slot in info.claimed_slots:
+        record = instance.get_run_record_by_id(slot.run_id)
+        if record is not None:
+            holders.append(f"run {slot.run_id} ({record.dagster_run.job_name}, "
+                           f"{record.dagster_run.status.value}, started {_started(record)})")  # fmt: skip
+    waits = []
+    for step in info.pending_steps:
+        enqueued = step.enqueued_timestamp
+        if enqueued.tzinfo is None:  # stored as naive UTC
+            enqueued = enqueued.replace(tzinfo=dt.UTC)
+        waited = now - enqueued.timestamp()
+        if step.assigned_timestamp is not None or waited < WAIT_REPORT_SECONDS or not holders:
+            continue
+        waits.append((step.run_id, f"step {step.step_key} has waited {waited / 60:.0f} min for "
+                      f"pool {pool}, held by {'; '.join(holders)}"))  # fmt: skip
+    return waits
+
+
 class PoolWatch:
     """While this process runs, says every `interval` seconds which run holds the pool a run of
-    this process waits for (Dagster logs that only at DEBUG)."""
+    this process waits for (Dagster logs that only at DEBUG). Runs the daemon launched get the
+    same line in their own event log from the cx_recovery_sensor (`report_pool_waits`)."""
 
     def __init__(self, instance: dg.DagsterInstance, pool: str, interval: float = 60.0):
         self.instance, self.pool, self.interval = instance, pool, interval
@@ -115,19 +143,21 @@ class PoolWatch:
         mine = str(os.getpid())
         while not self.stop.wait(self.interval):
             try:
-                info = self.instance.event_log_storage.get_concurrency_info(self.pool)
-                waiting = {s.run_id for s in info.pending_steps if s.assigned_timestamp is None}
-                holders = {s.run_id for s in info.claimed_slots}
-                for run_id in waiting - holders:
+                for run_id, message in pool_waits(self.instance, self.pool):
                     run = self.instance.get_run_by_id(run_id)
-                    if run is None or run.tags.get("cx/pid") != mine:
-                        continue
-                    for holder in holders:
-                        record = self.instance.get_run_record_by_id(holder)
-                        log.warning(
-                            "run %s waits for pool %s, held by run %s (%s, %s, started %s)",
-                            run_id, self.pool, holder, record.dagster_run.job_name,
-                            record.dagster_run.status.value, _started(record),
-                        )  # fmt: skip
+                    if run is not None and run.tags.get("cx/pid") == mine:
+                        log.warning("run %s: %s", run_id, message)
             except Exception:  # a watch must never break the run it watches
                 log.debug("pool watch failed", exc_info=True)
+
+
+def report_pool_waits(instance: dg.DagsterInstance, pool: str) -> list[str]:
+    """Write each long pool wait into the waiting run's own event log (the UI shows it on the
+    run's page); the ids of those runs."""
+    reported = []
+    for run_id, message in pool_waits(instance, pool):
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status in ACTIVE:
+            instance.report_engine_event(message, run)
+            reported.append(run_id)
+    return reported

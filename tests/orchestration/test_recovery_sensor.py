@@ -5,6 +5,7 @@ import subprocess
 
 import dagster as dg
 import psutil
+from dagster._core.events import EngineEventData
 from dagster._core.storage.dagster_run import DagsterRun, DagsterRunStatus
 
 from orchestration.defs.automation.jobs import cx_recovery_sensor
@@ -46,3 +47,48 @@ def test_sensor_recovers_dead_runs_only(instance):
         assert again.skip_message == "no dead runs"
     finally:
         live_process.kill()
+
+
+def test_sensor_recovers_a_run_the_daemon_launched(instance):
+    """Runs launched by the default run launcher carry no cx/pid tag: their worker's pid is in
+    the "Started process for run (pid: …)" event the worker writes (dagster/_grpc/impl.py)."""
+    worker = subprocess.Popen(["sleep", "30"])
+    run = instance.add_run(DagsterRun(job_name="cx_hourly", status=DagsterRunStatus.STARTED))
+    instance.report_engine_event(f"Started process for run (pid: {worker.pid}).", run,
+                                 EngineEventData.in_process(worker.pid))  # fmt: skip
+    alive = cx_recovery_sensor(dg.build_sensor_context(instance=instance))
+    assert alive.skip_message == "no dead runs"
+    worker.kill()
+    worker.wait()
+    dead = cx_recovery_sensor(dg.build_sensor_context(instance=instance))
+    assert run.run_id in dead.skip_message
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+
+
+def _engine_messages(instance, run_id: str) -> list[str]:
+    records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ENGINE_EVENT)
+    return [r.event_log_entry.dagster_event.message or "" for r in records.records]
+
+
+def test_sensor_tells_a_waiting_run_who_holds_the_pool(instance, monkeypatch):
+    """A live run holds the slot, a second one waits: the waiting run's own log (what the UI
+    shows) names the holder once it has waited WAIT_REPORT_SECONDS (0 here, not a minute)."""
+    holder_process = subprocess.Popen(["sleep", "60"])
+    waiter_process = subprocess.Popen(["sleep", "60"])
+    try:
+        holder = _run_of(instance, psutil.Process(holder_process.pid), "raw_events")
+        waiter = _run_of(instance, psutil.Process(waiter_process.pid), "raw_events")
+
+        cx_recovery_sensor(dg.build_sensor_context(instance=instance))
+        assert not any("waited" in m for m in _engine_messages(instance, waiter))  # < 1 min
+
+        monkeypatch.setattr("orchestration.recovery.WAIT_REPORT_SECONDS", 0.0)
+        cx_recovery_sensor(dg.build_sensor_context(instance=instance))
+        lines = [m for m in _engine_messages(instance, waiter) if "waited" in m]
+        assert len(lines) == 1, lines
+        assert f"pool {DUCKDB_POOL}, held by run {holder} (cx_hourly, STARTED" in lines[0]
+        assert lines[0].startswith("step raw_events has waited")
+        assert not any("waited" in m for m in _engine_messages(instance, holder))
+    finally:
+        holder_process.kill()
+        waiter_process.kill()

@@ -17,9 +17,9 @@ from pathlib import Path
 import dagster as dg
 
 from ingestion.settings import Settings
-from orchestration.defs.shared import DAILY, HOURLY
+from orchestration.defs.shared import DAILY, DUCKDB_POOL, HOURLY
 from orchestration.defs.transform.assets import cx_dbt_daily_kpis, cx_dbt_hourly
-from orchestration.recovery import recover_dead_runs
+from orchestration.recovery import recover_dead_runs, report_pool_waits
 
 # Every step writes DuckDB, so the duckdb_writer pool runs them one at a time anyway; one process
 # per run saves re-importing dagster, dbt and dlt for every step (~10-20 s each on 2 cores).
@@ -121,10 +121,14 @@ def cx_landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Marks failed the runs of this host whose process is gone (killed, out of memory, "
     "a reboot) and frees their duckdb_writer slot, so that later runs do not wait forever "
-    "(orchestration/recovery.py; the default run launcher has no health check for run monitoring).",
+    "(orchestration/recovery.py; the default run launcher has no health check for run monitoring). "
+    "A run that has waited over a minute for that pool gets a line in its log naming the holder.",
 )
 def cx_recovery_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
     recovered = recover_dead_runs(context.instance)
+    waiting = report_pool_waits(context.instance, DUCKDB_POOL)
+    if waiting:
+        context.log.info("runs waiting for %s: %s", DUCKDB_POOL, ", ".join(waiting))
     if recovered:
         context.log.warning("recovered %d dead runs: %s", len(recovered), ", ".join(recovered))
         return dg.SkipReason(f"recovered {len(recovered)} dead runs: {', '.join(recovered)}")
