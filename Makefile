@@ -76,9 +76,9 @@ test: setup manifest test-deps
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
 # Fault injection: the pipeline SIGKILLed at random points, re-run, compared with a clean run
-# (CX_CHAOS_CYCLES cycles, ~1 minute each on 2 cores).
+# (CX_CHAOS_CYCLES cycles, ~1 minute each on 2 cores; CHAOS_ARGS=--every-step: one kill per step).
 chaos: setup manifest
-	$(BIN)/python -m tests.orchestration.chaos --cycles $${CX_CHAOS_CYCLES:-5}
+	$(BIN)/python -m tests.orchestration.chaos --cycles $${CX_CHAOS_CYCLES:-5} $(CHAOS_ARGS)
 
 # The published-warehouse soak: 20 pipeline runs under analysts' readers (~20 min on 2 cores).
 soak: setup manifest

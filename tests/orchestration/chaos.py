@@ -1,6 +1,7 @@
 """`make chaos`: kill the real pipeline at random points, re-run, compare with a clean run.
 
     .venv/bin/python -m tests.orchestration.chaos --cycles 10 [--seed 1] [--keep DIR]
+    .venv/bin/python -m tests.orchestration.chaos --every-step   # one kill in each step
 
 Simulates the tests' small world once, runs it cleanly, then per cycle: a fresh copy of the
 landing files, `orchestration.run landed` killed (SIGKILL, with its dbt child) a random time after
@@ -27,7 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cycles", type=int, default=5, help="kill / re-run cycles")
     parser.add_argument("--seed", type=int, default=None, help="for a repeatable sequence")
     parser.add_argument("--keep", type=Path, default=None, help="keep the runs' folders here")
+    parser.add_argument("--every-step", action="store_true",
+                        help="one cycle per step of the run, killed once inside it")  # fmt: skip
     args = parser.parse_args(argv)
+    if args.every_step:
+        args.cycles = len(STEPS)
     rng = random.Random(args.seed)
     root = Path(args.keep or tempfile.mkdtemp(prefix="cx-chaos-"))
     world = root / "world"
@@ -46,8 +51,10 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(world, work / "landing")
         env = pipeline_env(work, work / "landing")
         kills = []
-        for attempt in range(rng.choice((1, 1, 2))):
-            step, delay = rng.choice(STEPS), round(rng.uniform(0, 3), 2)
+        attempts = 1 if args.every_step else rng.choice((1, 1, 2))
+        for attempt in range(attempts):
+            step = STEPS[cycle - 1] if args.every_step else rng.choice(STEPS)
+            delay = round(rng.uniform(0, 1 if args.every_step else 3), 2)
             log = work / f"run-{attempt}.log"
             if kill_at(start_pipeline(env, log), log, step, delay):
                 kills.append(f"{step}+{delay}s")
