@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Demo world: two weeks, a few thousand users, ~140k events, the incident inside the window.
 DEMO_ARGS ?= --users 5000 --days 14
 
-.PHONY: setup ast-parse-lock manifest demo-data run test test-deps browser chaos soak docs dev collector lint benchmark clean
+.PHONY: setup ast-parse-lock manifest demo-data run test test-fast test-deps browser chaos soak docs dev collector lint benchmark clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ test-deps: $(JS_SDKS) browser
 TEST_WORKERS ?= 2
 test: setup manifest test-deps
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
+
+# The quick tests (< 2 min on 2 cores): no simulated world, pipeline, browser or dagster dev
+# (tests/conftest.py marks those slow).
+test-fast: setup manifest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow"
 
 # Fault injection: the pipeline SIGKILLed at random points, re-run, compared with a clean run
 # (CX_CHAOS_CYCLES cycles, ~1 minute each on 2 cores; CHAOS_ARGS=--every-step: one kill per step).

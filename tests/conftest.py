@@ -79,3 +79,13 @@ def instance(tmp_path):
 
 
 from tests.receivers import receivers  # noqa: E402, F401  (localhost HTTP + SMTP receivers)
+
+# Fixtures that simulate a world or start the pipeline, a browser or `dagster dev`: a test using
+# one takes from seconds to minutes, and `make test-fast` (-m "not slow") leaves it out.
+_SLOW_FIXTURES = {"small_world", "dagster_dev", "clean_run", "month"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -176,6 +176,7 @@ def test_bad_input_gets_its_status_and_loses_nothing(collector):
     assert (accepted, quarantined_total) == (6, len(bad))
 
 
+@pytest.mark.slow
 def test_serves_https_with_its_own_certificate(tmp_path, monkeypatch):
     """Mobile SDKs hard-code https: with CX_COLLECTOR_TLS_CERT/KEY the collector serves it."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"

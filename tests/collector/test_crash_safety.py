@@ -75,6 +75,7 @@ class Sender:
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_acknowledged_events_survive_sigkill(warehouse_env, instance):
     rng = random.Random(22)
     collector = Collector(warehouse_env, rotate_seconds=0.5).start()

@@ -69,6 +69,7 @@ def _python_sdk(client_cls, url: str, write_key: str, person: str) -> list[str]:
 
 
 @pytest.mark.timeout(600)
+@pytest.mark.slow
 def test_real_sdks_reach_people_and_sessions(warehouse_env, instance, tmp_path):
     from rudderstack.analytics.client import Client as RudderClient
     from segment.analytics.client import Client as SegmentClient
