@@ -68,7 +68,7 @@ def read_events(
         files.append(
             LandingFile(
                 name=file_label(item),
-                content=b"" if changed else content,
+                content=content,
                 modified_at=modified_at(item),
                 size_bytes=item.get("size_in_bytes", 0),
                 layout=layout.name,
@@ -97,7 +97,7 @@ def read_events(
 
 
 def _read_as_listed(item: FileItemDict) -> tuple[bytes, str | None]:
-    """The file's bytes, and why they are not the file as listed (None when they are).
+    """The file's bytes, or no bytes and why they are not the file as listed.
 
     A file that a writer truncates, rewrites or appends to after the listing (a copy still in
     progress, a storage sync re-uploading it) is not parsed: its torn bytes would load half a
@@ -115,7 +115,7 @@ def _read_as_listed(item: FileItemDict) -> tuple[bytes, str | None]:
     if len(content) == listed_size == stat.st_size and same_time:
         return content, None
     now_at = dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC)
-    return content, (
+    return b"", (
         f"changed while read: listed {listed_size} bytes modified {listed_at}, read "
         f"{len(content)} bytes, now {stat.st_size} bytes modified {now_at}; the next run reads "
         "it whole"
