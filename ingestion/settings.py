@@ -16,7 +16,7 @@ import dlt
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENVIRONMENTS = ("dev", "ci", "prod")
-MODES = ("files", "api")
+MODES = {"tickets": ("files", "api"), "surveys": ("files", "api", "typeform")}
 
 
 class ConfigError(ValueError):
@@ -33,7 +33,8 @@ class Settings:
     tickets_mode: str
     surveys_mode: str
     tickets_api_url: str | None
-    surveys_api_url: str | None
+    surveys_api_url: str | None  # for typeform: https://api.typeform.com unless set
+    typeform_forms: tuple  # TypeformForm of ingestion/surveys/typeform.py (CX_TYPEFORM_FORMS)
     duckdb_memory_limit: str
     gx_dir: Path  # Great Expectations project root (GX writes <it>/gx: suites, results, Data Docs)
     analytics_path: Path  # the published read-only copy of the marts analysts query
@@ -59,9 +60,10 @@ class Settings:
         for feed in ("tickets", "surveys"):
             key = f"CX_{feed.upper()}_MODE"
             modes[feed] = environ.get(key, "files")
-            if modes[feed] not in MODES:
+            if modes[feed] not in MODES[feed]:
                 raise ConfigError(
-                    f"{key}={modes[feed]!r} is not one of {MODES}: set {key}=files or api"
+                    f"{key}={modes[feed]!r} is not one of {MODES[feed]}: set {key}="
+                    + " or ".join(MODES[feed])
                 )
         urls = {}
         for feed in ("tickets", "surveys"):
@@ -71,6 +73,11 @@ class Settings:
                 raise ConfigError(
                     f"{key} is not set but CX_{feed.upper()}_MODE=api: set {key} to the API's base URL"
                 )
+        typeform_forms = ()
+        if modes["surveys"] == "typeform":
+            from ingestion.surveys.typeform import parse_forms  # it reads secrets through here
+
+            typeform_forms = parse_forms(environ.get("CX_TYPEFORM_FORMS"))
         return cls(
             env=env,
             data_dir=data_dir,
@@ -85,6 +92,7 @@ class Settings:
             surveys_mode=modes["surveys"],
             tickets_api_url=urls["tickets"],
             surveys_api_url=urls["surveys"],
+            typeform_forms=typeform_forms,
             duckdb_memory_limit=environ.get("CX_DUCKDB_MEMORY_LIMIT", "4GB"),
             gx_dir=Path(environ.get("CX_GX_DIR") or data_dir / "quality").resolve(),
             analytics_path=Path(

@@ -1,10 +1,13 @@
-"""A local HTTP server that speaks the two APIs the tickets and surveys feeds read, over a world's
-records: Zendesk's incremental cursor export and a cursor-paginated survey responses endpoint.
+"""A local HTTP server that speaks the APIs the tickets and surveys feeds read, over a world's
+records: Zendesk's incremental cursor export, Typeform's Responses API and the generic
+cursor-paginated survey responses endpoint.
 
 It follows their paging contracts closely enough to catch client mistakes: the first export request
 carries `start_time`, later ones only `cursor` (both at once is a 400, as Zendesk answers); pages end
-with `end_of_stream: true`; a bearer token is required; it can answer 429 with Retry-After. Only the
-records updated at or before `now` are visible, so a test can move time forward between loads.
+with `end_of_stream: true`. Typeform's responses come newest first, `page_size` at most 1000,
+`since`/`until` inclusive, the next page `before` a token; `before` with `after` or `sort` is a
+400. A bearer token is required; it can answer 429 with Retry-After. Only the records updated at or
+before `now` are visible, so a test can move time forward between loads.
 
     python -m ingestion.simulator.api_server --landing data/landing --port 8765
 """
@@ -14,8 +17,10 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import hashlib
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,6 +32,9 @@ from ingestion.simulator.delivery import ticket_page
 
 TICKETS_PATH = "/api/v2/incremental/tickets/cursor.json"
 RESPONSES_PATH = "/v1/responses"
+TYPEFORM_PATH = re.compile(r"^/forms/([A-Za-z0-9_-]+)/responses$")
+# How each survey type is asked in a Typeform form: the field type of its score question.
+TYPEFORM_FIELDS = {"nps": "nps", "csat": "rating", "ces": "opinion_scale"}
 log = logging.getLogger("cx.simulator.api")
 
 
@@ -73,6 +81,65 @@ class ApiState:
     def responses(self) -> list[dict]:
         return self._latest(self.survey_versions, lambda r: r["id"], lambda r: r["updated_at"])
 
+    def typeform_items(self, form_id: str) -> list[dict]:
+        """The form's responses as Typeform items, newest first. Typeform keeps a response as
+        first submitted (an edit in the survey tool's history is a later version here: Typeform
+        has none, so the first version is what it serves)."""
+        first: dict = {}
+        for record in self.survey_versions:
+            if record["survey_id"] == form_id and record["id"] not in first:
+                if self.now is None or _parse(record["created_at"]) <= self.now:
+                    first[record["id"]] = record
+        items = [typeform_item(r) for r in first.values()]
+        return sorted(items, key=lambda i: (i["submitted_at"], i["token"]), reverse=True)
+
+
+def typeform_item(record: dict) -> dict:
+    """A survey response as Typeform's Responses API returns it: answers keyed by field, the
+    respondent in the hidden fields the survey link carried (empty when not passed)."""
+    token = hashlib.sha1(record["id"].encode()).hexdigest()[:32]
+    field_type = TYPEFORM_FIELDS[record["survey_type"]]
+    person = record.get("respondent") or {}
+    submitted = _parse(record["created_at"])
+    answers = []
+    if record.get("score") is not None:  # a skipped question has no answer
+        answers.append(
+            {
+                "field": {"id": f"{field_type[:3]}{token[:8]}", "type": field_type,
+                          "ref": f"{record['survey_id']}_score"},
+                "type": "number",
+                "number": record["score"],
+            }
+        )  # fmt: skip
+    if record.get("comment"):
+        answers.append(
+            {
+                "field": {"id": f"txt{token[:8]}", "type": "long_text", "ref": "why"},
+                "type": "text",
+                "text": record["comment"],
+            }
+        )
+    return {
+        "landing_id": token,
+        "token": token,
+        "response_id": token,
+        "response_type": "completed",
+        "landed_at": (submitted - dt.timedelta(seconds=40)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "submitted_at": submitted.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "metadata": {
+            "user_agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) "
+            "AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+            "platform": "mobile",
+            "referer": f"https://acme.typeform.com/to/{record['survey_id']}",
+            "network_id": token[:10],
+            "browser": "touch",
+        },
+        "hidden": {name: person.get(name) or "" for name in ("user_id", "anonymous_id", "email")},
+        "calculated": {"score": 0},
+        "variables": [],
+        "answers": answers,
+    }
+
 
 def _page_after(records: list[dict], position, key, updated, size: int) -> tuple[list[dict], bool]:
     if position is not None:
@@ -114,6 +181,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._tickets(params)
         if url.path == RESPONSES_PATH:
             return self._responses(params)
+        if match := TYPEFORM_PATH.match(url.path):
+            return self._typeform(match.group(1), params)
         return self._send(404, {"error": "InvalidEndpoint"})
 
     def _tickets(self, params: dict) -> None:
@@ -158,6 +227,31 @@ class _Handler(BaseHTTPRequestHandler):
         cursor = None if last or not page else _encode((page[-1]["updated_at"], page[-1]["id"]))
         self._send(200, {"data": page, "next_cursor": cursor})
 
+    def _typeform(self, form_id: str, params: dict) -> None:
+        if "before" in params and ("after" in params or "sort" in params):
+            return self._send(400, {"code": "VALIDATION_ERROR",
+                                    "description": "before cannot be used with after or sort"})  # fmt: skip
+        items = self.state.typeform_items(form_id)
+        if not items and not any(r["survey_id"] == form_id for r in self.state.survey_versions):
+            return self._send(404, {"code": "FORM_NOT_FOUND", "description": "Form not found"})
+        size = int(params.get("page_size", 25))
+        if not 1 <= size <= 1000:
+            return self._send(400, {"code": "VALIDATION_ERROR",
+                                    "description": "page_size must be between 1 and 1000"})  # fmt: skip
+        for bound, keep in (("since", lambda at, t: at >= t), ("until", lambda at, t: at <= t)):
+            if bound in params:
+                limit = _parse(params[bound] + ("" if params[bound].endswith("Z") else "Z"))
+                items = [i for i in items if keep(_parse(i["submitted_at"]), limit)]
+        if "before" in params:
+            tokens = [i["token"] for i in items]
+            if params["before"] not in tokens:
+                return self._send(400, {"code": "VALIDATION_ERROR",
+                                        "description": "invalid before token"})  # fmt: skip
+            items = items[tokens.index(params["before"]) + 1 :]
+        page = items[:size]
+        self._send(200, {"total_items": len(items), "page_count": -(-len(items) // size),
+                         "items": page})  # fmt: skip
+
 
 def serve(
     state: ApiState, host: str = "127.0.0.1", port: int = 0, background: bool = True
@@ -200,7 +294,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
     server = serve(state_from_landing(args.landing, args.token), port=args.port, background=False)
-    log.info("serving %s and %s on http://127.0.0.1:%s", TICKETS_PATH, RESPONSES_PATH, args.port)
+    log.info(
+        "serving %s, %s and /forms/<survey id>/responses on http://127.0.0.1:%s",
+        TICKETS_PATH, RESPONSES_PATH, args.port,
+    )  # fmt: skip
     server.serve_forever()
 
 

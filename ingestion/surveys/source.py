@@ -1,15 +1,20 @@
 """Survey responses (NPS 0-10, CSAT 1-5, CES 1-7), merged on response id into raw.survey_responses.
 
-Two modes, one record shape: a cursor-paginated responses endpoint
-(`GET /v1/responses?updated_since=…&cursor=…`, `{"data": [...], "next_cursor": …}`), or the same pages
-saved as JSON export files in <landing>/surveys/. Respondent emails become keyed hashes; emails and
-IPs inside comments are scrubbed.
+Three modes (CX_SURVEYS_MODE), one record shape:
+- `typeform`: Typeform's Responses API, one resource per form in CX_TYPEFORM_FORMS (typeform.py);
+- `files`: the generic JSON export, pages `{"data": [...]}` saved in <landing>/surveys/, for survey
+  tools with neither an API we read nor a Segment integration;
+- `api`: the same generic export served over HTTP, cursor-paginated
+  (`GET /v1/responses?updated_since=…&cursor=…`, `{"data": [...], "next_cursor": …}`).
+In-app survey tools that forward answers to Segment need no feed: their `track` events
+("Survey Responded") become responses in dbt (int_surveys__responses). Respondent emails become
+keyed hashes; emails and IPs inside comments are scrubbed.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import dlt
@@ -23,6 +28,7 @@ from ingestion.common.pii import pseudonymize_person, scrub_text
 from ingestion.common.records import PageResult, emit, required, split_page, unreadable
 from ingestion.common.suppression import Suppression
 from ingestion.settings import pii_hash_key, secret
+from ingestion.surveys.typeform import DEFAULT_URL, TypeformForm, typeform_resource
 
 FEED = "surveys"
 TABLE = "survey_responses"
@@ -38,15 +44,28 @@ COLUMNS = {
 
 
 def normalize_page(
-    records: list, location: str, key: bytes, suppression: Suppression | None = None
+    records: list,
+    location: str,
+    key: bytes,
+    suppression: Suppression | None = None,
+    convert: Callable[[dict], dict] | None = None,
 ) -> PageResult:
-    def clean(response: dict) -> dict:
-        row = dict(response)
-        row["respondent"] = pseudonymize_person(response.get("respondent"), key)
-        row["comment"] = scrub_text(response.get("comment"), key)
+    """Check and clean a page's records; `convert` first makes a vendor's item a record (a bad
+    item is quarantined as the vendor sent it)."""
+
+    def as_record(item):
+        return convert(item) if convert and isinstance(item, dict) else item
+
+    def clean(item: dict) -> dict:
+        row = dict(as_record(item))
+        row["respondent"] = pseudonymize_person(row.get("respondent"), key)
+        row["comment"] = scrub_text(row.get("comment"), key)
         return row
 
-    return split_page(FEED, location, records, CHECK, clean, key, "respondent", suppression)
+    def check(item) -> str | None:
+        return CHECK(as_record(item))
+
+    return split_page(FEED, location, records, check, clean, key, "respondent", suppression)
 
 
 def _read_export(item: FileItemDict, key: bytes, suppression: Suppression | None) -> PageResult:
@@ -96,6 +115,23 @@ def responses_from_api(
         )
 
 
+def _typeform_resources(
+    forms: Sequence[TypeformForm], base_url: str | None, page_size: int, suppression
+) -> list:
+    key = pii_hash_key()
+
+    def normalize(items: list, location: str, convert) -> PageResult:
+        return normalize_page(items, location, key, suppression, convert)
+
+    def emit_page(result: PageResult) -> Iterator:
+        return emit(result, FEED, TABLE, COLUMNS)
+
+    return [
+        typeform_resource(form, base_url or DEFAULT_URL, page_size, normalize, emit_page)
+        for form in forms
+    ]
+
+
 @dlt.source(name="survey_responses")
 def surveys_source(
     mode: str,
@@ -103,8 +139,11 @@ def surveys_source(
     base_url: str | None = None,
     page_size: int = 500,
     suppression: Suppression | None = None,
-) -> dlt.sources.DltResource:
+    typeform_forms: Sequence[TypeformForm] = (),
+):
     """`suppression`: people erased from the warehouse, dropped while reading (Suppression.load)."""
+    if mode == "typeform":
+        return _typeform_resources(typeform_forms, base_url, page_size, suppression)
     if mode == "api":
         return responses_from_api(base_url=base_url, page_size=page_size, suppression=suppression)
     files = landing_files(Path(landing_dir) / FEED, "*.json", files_per_batch=200)

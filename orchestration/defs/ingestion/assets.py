@@ -213,9 +213,14 @@ raw_survey_responses = feed_asset(
     "survey_responses",
     surveys_source(mode="files", landing_dir="."),
     lambda s, sup: surveys_source(
-        s.surveys_mode, landing_dir=s.landing_dir, base_url=s.surveys_api_url, suppression=sup
+        s.surveys_mode,
+        landing_dir=s.landing_dir,
+        base_url=s.surveys_api_url,
+        suppression=sup,
+        typeform_forms=s.typeform_forms,
     ),
-    "NPS/CSAT/CES responses (export files or the responses API), merged on response id.",
+    "NPS/CSAT/CES responses (Typeform's Responses API, or the generic JSON export as files or "
+    "over HTTP), merged on response id.",
 )
 
 defs = dg.Definitions(
