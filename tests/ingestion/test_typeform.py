@@ -137,7 +137,8 @@ def test_typeform_errors_name_the_setting_to_fix(typeform, monkeypatch):
         Settings.from_env(dict(environ, CX_TYPEFORM_FORMS="u6nXL7:nps,abc:stars"))
     settings = Settings.from_env(dict(environ, CX_TYPEFORM_FORMS="u6nXL7:nps, Xy12:ces:q_effort"))
     assert settings.typeform_forms == (
-        TypeformForm("u6nXL7", "nps"), TypeformForm("Xy12", "ces", "q_effort")
+        TypeformForm("u6nXL7", "nps"),
+        TypeformForm("Xy12", "ces", "q_effort"),
     )
     assert parse_forms("a:csat") == (TypeformForm("a", "csat"),)
 
