@@ -298,12 +298,17 @@ def volume_profile(counts: pd.Series, hours: Sequence[dt.datetime], cfg: dict) -
         mad = float((pd.Series(history) - median).abs().median()) if history else math.nan
         judged = len(history) >= cfg["min_history"] and median >= cfg["min_rows"]
         spread = cfg["mad_limit"] * 1.4826 * mad if judged else math.nan
+        # Events come in sessions, not one by one: an hour's count varies `dispersion` times
+        # more than a Poisson count of the same mean, which the few baseline hours' MAD can miss.
+        noise = cfg["noise_z"] * math.sqrt(cfg["dispersion"] * median) if judged else math.nan
         rows.append({
             "hour": hour.strftime("%Y-%m-%d %H:00"), "observed": observed,
             "baseline_median": median, "baseline_mad": mad, "history_hours": len(history),
             "basis": basis if judged else "not judged (history or volume too small)",
-            "lower": min(cfg["drop_ratio"] * median, median - spread) if judged else -math.inf,
-            "upper": max(cfg["spike_ratio"] * median, median + spread) if judged else math.inf,
+            "lower": min(cfg["drop_ratio"] * median, median - spread, median - noise)
+            if judged else -math.inf,
+            "upper": max(cfg["spike_ratio"] * median, median + spread, median + noise)
+            if judged else math.inf,
         })  # fmt: skip
     return pd.DataFrame(rows)
 
