@@ -85,9 +85,13 @@ create or replace macro cx_context(ctx) as case
     when regexp_matches(ctx::varchar, '"traits"|"ip":"[0-9a-fA-F]*:') then cx_context_rare(ctx)
     else regexp_replace(ctx::varchar,
         '"ip":"(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}"', '"ip":"\1.0"') end;
-create or replace macro cx_props(props_json) as case when (props_json->>'email') is null then props_json
+-- Properties: an email is hashed; a free-text `comment` (survey answers sent as track events)
+-- is scrubbed like the survey feed's comments.
+create or replace macro cx_props(props_json) as case
+    when (props_json->>'email') is null and (props_json->>'comment') is null then props_json
     else json_merge_patch(props_json, json_object('email', null,
-                          'email_hash', cx_hmac(props_json->>'email'))) end;
+                          'email_hash', cx_hmac(props_json->>'email'),
+                          'comment', cx_scrub(props_json->>'comment'))) end;
 """.replace("@IPV4@", _IPV4).replace("@DROPPED@", _DROPPED)
 
 # One pass: classify every line, extract typed columns for the good ones, keep the raw text of

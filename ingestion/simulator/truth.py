@@ -45,6 +45,7 @@ def ground_truth(world: World, counts: DeliveryCounts) -> dict:
             "nps_detractors": 0,
             "csat_responses": 0,
             "csat_satisfied": 0,
+            "ces_scores": [],
             "tickets_created": 0,
             "first_reply_minutes": [],
             "sessions_by_device": defaultdict(int),
@@ -60,6 +61,8 @@ def ground_truth(world: World, counts: DeliveryCounts) -> dict:
             daily[_day(event["_true_time"])]["events"] += 1
             if event.get("event") == "Order Completed":
                 daily[_day(event["_true_time"])]["orders"] += 1
+            if event.get("event") == "Survey Responded":  # in-app CES, through Segment
+                daily[_day(event["_true_time"])]["ces_scores"].append(event["properties"]["score"])
 
     for response in _latest(world.survey_versions, lambda r: r["id"]).values():
         day = daily[_day(_parse(response["created_at"]))]
@@ -82,6 +85,9 @@ def ground_truth(world: World, counts: DeliveryCounts) -> dict:
     out = {}
     for day, d in sorted(daily.items()):
         replies = d.pop("first_reply_minutes")
+        ces = d.pop("ces_scores")
+        d["ces_responses"] = len(ces)
+        d["ces_mean"] = round(statistics.mean(ces), 4) if ces else None
         d["active_users"] = len(d.pop("users"))
         d["sessions_by_device"] = dict(d["sessions_by_device"])
         d["nps"] = (
@@ -104,6 +110,10 @@ def ground_truth(world: World, counts: DeliveryCounts) -> dict:
             "sessions": len(world.sessions),
             "users_with_sessions": len({s.user.stitched_id for s in world.sessions}),
             "survey_responses": len({r["id"] for r in world.survey_versions}),
+            # In-app survey answers sent as "Survey Responded" track events (not in the feed).
+            "survey_events": sum(
+                e.get("event") == "Survey Responded" for s in world.sessions for e in s.events
+            ),
             "tickets": len(tickets),
             "sessions_by_browser": dict(Counter(s.user.browser for s in world.sessions)),
             "bot_events": sum(len(v.events) for v in world.bot_visits),

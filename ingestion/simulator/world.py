@@ -463,6 +463,31 @@ def _ticket_versions(cfg: SimConfig, rng: random.Random, sessions: list[Session]
     return versions
 
 
+def _in_app_surveys(cfg: SimConfig, sessions: list[Session]) -> None:
+    """An in-app effort survey after checkout whose tool forwards each answer to Segment: a
+    "Survey Responded" track event from the app's own SDK, a minute or two after the order
+    (CES 1-7, 7 = very easy). Drawn from a generator of its own, so the rest of the world is
+    the same with or without it."""
+    rng = random.Random(cfg.seed * 7919 + 17)
+    for session in sessions:
+        if not session.converted or rng.random() >= 0.3:
+            continue
+        b = _SessionBuilder(cfg, rng, session, known=session.events[-1]["userId"] is not None)
+        b.clock = _session_end(session) + dt.timedelta(seconds=rng.randint(20, 120))
+        if b.clock >= cfg.end_dt:
+            continue
+        bad = session.slow_checkout or session.errors > 0
+        score = rng.choice([1, 2, 3, 3, 4, 5]) if bad else rng.choice([4, 5, 6, 6, 7, 7])
+        comment = None
+        if bad and rng.random() < 0.3:  # free text as people write it, contact details and all
+            user = session.user
+            comment = f"Checkout took ages. Call me on {user.phone}"
+        properties = {"survey_id": "ces_checkout", "survey_type": "ces", "score": score}
+        if comment:
+            properties["comment"] = comment
+        b.track("Survey Responded", **properties)
+
+
 def build_world(cfg: SimConfig) -> World:
     rng = random.Random(cfg.seed)
     users = _make_users(cfg, rng)
@@ -474,11 +499,14 @@ def build_world(cfg: SimConfig) -> World:
             user.sessions.append(session)
             sessions.append(session)
     sessions.sort(key=lambda s: s.start)
+    survey_versions = _survey_versions(cfg, rng, sessions)
+    ticket_versions = _ticket_versions(cfg, rng, sessions)
+    _in_app_surveys(cfg, sessions)
     return World(
         config=cfg,
         users=users,
         sessions=sessions,
-        survey_versions=_survey_versions(cfg, rng, sessions),
-        ticket_versions=_ticket_versions(cfg, rng, sessions),
+        survey_versions=survey_versions,
+        ticket_versions=ticket_versions,
         bot_visits=_bot_visits(cfg),
     )

@@ -111,9 +111,17 @@ def test_no_raw_email_or_ip_survives(reader):
         messageId="traits-last",
         context={"ip": "192.0.2.88", "traits": {"email": "late@example.com"}},
     )
+    # An in-app survey's answer forwarded as a track event: people write contact details in it.
+    answer = _event(
+        messageId="survey-1",
+        event="Survey Responded",
+        properties={"survey_type": "ces", "score": 2,
+                    "comment": "Too slow. Call +1 415 555 0100 or mail ann@example.net"},
+    )  # fmt: skip
     broken = '{"messageId": "x", "email": "leak@example.com", "ip": "192.0.2.55", oops'
     lines = [
-        json.dumps(e, indent=1).replace("\n", "") for e in (identify, ipv6, ip_last, traits_last)
+        json.dumps(e, indent=1).replace("\n", "")
+        for e in (identify, ipv6, ip_last, traits_last, answer)
     ]
     result = reader.read([_file("events/c.jsonl.gz", [*lines, broken])])
     by_id = {row["message_id"]: row for row in result.events.to_pylist()}
@@ -131,12 +139,14 @@ def test_no_raw_email_or_ip_survives(reader):
         "ip": "192.0.2.0",
         "traits": {"email_hash": hash_email("late@example.com", KEY)},
     }
+    survey = json.loads(by_id["survey-1"]["properties"])
+    assert survey["score"] == 2 and survey["comment"].startswith("Too slow. Call ")
     everything = json.dumps(result.events.to_pylist(), default=str) + json.dumps(
         result.quarantine.to_pylist(), default=str
     )
     for secret in ("Jane.Doe@Example.com", "jane.doe@example.com", "leak@example.com",
                    "late@example.com", "198.51.100.23", "192.0.2.55", "192.0.2.77", "192.0.2.88",
-                   "2001:db8:abcd:12::1"):  # fmt: skip
+                   "2001:db8:abcd:12::1", "ann@example.net", "555 0100"):  # fmt: skip
         assert secret not in everything
 
 

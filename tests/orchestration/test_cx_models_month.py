@@ -16,9 +16,9 @@ from tests.ingestion.helpers import query
 
 MONTH = SimConfig(users=2500, days=28, start=dt.date(2026, 10, 5), seed=11, incident_day=20)
 KPIS = ("sessions", "active_users", "converted_sessions", "orders", "nps", "csat_pct",
-        "tickets_created", "median_first_reply_minutes")  # fmt: skip
+        "ces_responses", "ces_mean", "tickets_created", "median_first_reply_minutes")  # fmt: skip
 TRUTH = ("sessions", "active_users", "converted_sessions", "orders", "nps", "csat",
-         "tickets_created", "median_first_reply_minutes")  # fmt: skip
+         "ces_responses", "ces_mean", "tickets_created", "median_first_reply_minutes")  # fmt: skip
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,9 @@ from tests.ingestion.helpers import query
 from tests.publish.readers import Readers, landing_pii, pii_found, published_equals_warehouse
 
 KPI_COLUMNS = ("sessions", "active_users", "converted_sessions", "orders", "nps", "csat_pct",
-               "tickets_created", "median_first_reply_minutes")  # fmt: skip
+               "ces_responses", "ces_mean", "tickets_created", "median_first_reply_minutes")  # fmt: skip
 TRUTH_KEYS = ("sessions", "active_users", "converted_sessions", "orders", "nps", "csat",
-              "tickets_created", "median_first_reply_minutes")  # fmt: skip
+              "ces_responses", "ces_mean", "tickets_created", "median_first_reply_minutes")  # fmt: skip
 
 
 HOUR = "2026-11-06-23:00"  # the small world's last hour: one hourly run, then its day's KPIs
@@ -170,10 +170,18 @@ def _runs_match_truth_and_change_nothing(cx_env, instance):
         totals["tickets"],
         totals["tickets"],
     )
-    assert query("select count(*), count(stitched_user_id) from marts.fct_survey_responses")[0] == (
-        totals["survey_responses"],
-        totals["survey_responses"],
-    )
+    # The feed's responses and the in-app answers that came as track events, each once.
+    by_source = {
+        source: (n, people)
+        for source, n, people in query(
+            "select response_source, count(*), count(stitched_user_id) "
+            "from marts.fct_survey_responses group by 1"
+        )
+    }
+    assert by_source == {
+        "generic_export": (totals["survey_responses"], totals["survey_responses"]),
+        "segment_event": (totals["survey_events"], totals["survey_events"]),
+    }
 
     before = query("select * from marts.kpi_daily order by kpi_date")
     again = _run(instance)

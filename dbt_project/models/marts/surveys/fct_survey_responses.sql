@@ -1,4 +1,5 @@
--- One row per survey response (latest version), linked to the respondent's stitched user.
+-- One row per survey response (latest version), from the survey feed or a Segment track event,
+-- linked to the respondent's stitched user.
 -- Rebuilt whole on every run: tickets and responses are few next to events.
 {{ config(tags=['hourly_batch']) }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
@@ -6,7 +7,7 @@ with
 
 responses as (
 
-    select * from {{ ref('stg_surveys__responses') }}
+    select * from {{ ref('int_surveys__responses') }}
 
 ),
 
@@ -39,6 +40,7 @@ select
     responses.comment is not null and responses.comment <> '' as has_comment,
     responses.trigger_type,
     responses.trigger_name,
+    responses.response_source,
     coalesce(
         responses.respondent_user_id,
         identity.user_id,
