@@ -8,9 +8,9 @@ a counterfactual (explain.py):
 - `count`: rows per hour (tickets created).
 
 Rows come from the fact marts (fct_sessions, fct_page_views, fct_survey_responses, fct_tickets)
-with the segment columns an alert can point at: device, country, plan (at the row's time, as in
-the KPI marts), source (the person's first touch), step (the furthest funnel step a session reached) and browser, page, survey or
-channel where the source has them. Their overall values equal marts.kpi_hourly's, hour by hour
+with the segment columns an alert can point at: device, OS, browser, country, plan (at the row's
+time, as in the KPI marts), source (the person's first touch), step (the furthest funnel step a
+session reached) and page, survey or channel where the source has them. Their overall values equal marts.kpi_hourly's, hour by hour
 (tests/orchestration/test_pipeline_e2e.py).
 """
 
@@ -31,7 +31,7 @@ SOURCES = {
     "sessions": """
         select date_trunc('hour', s.session_start_at) as hour,
                coalesce(s.device_type, 'unknown') as device, coalesce(s.country, 'unknown') as country,
-               coalesce(s.browser, 'unknown') as browser,
+               coalesce(s.os, 'unknown') as os, coalesce(s.browser, 'unknown') as browser,
                coalesce(s.plan, 'unknown') as plan, coalesce(u.first_touch_source, 'direct') as source,
                coalesce(s.reached_funnel_step, 1) as step,
                case when s.is_converted then 100.0 else 0.0 end as converted,
@@ -44,7 +44,8 @@ SOURCES = {
     "page_views": """
         select date_trunc('hour', v.viewed_at) as hour,
                coalesce(v.device_type, 'unknown') as device, coalesce(v.country, 'unknown') as country,
-               coalesce(v.browser, 'unknown') as browser, coalesce(v.plan, 'unknown') as plan,
+               coalesce(v.os, 'unknown') as os, coalesce(v.browser, 'unknown') as browser,
+               coalesce(v.plan, 'unknown') as plan,
                coalesce(u.first_touch_source, 'direct') as source,
                coalesce(v.page_name, 'unknown') as page, v.page_load_ms
         from marts.fct_page_views as v
@@ -54,6 +55,7 @@ SOURCES = {
     "surveys": """
         select date_trunc('hour', r.created_at) as hour,
                coalesce(f.device_type, u.device_type, 'unknown') as device,
+               coalesce(u.os, 'unknown') as os, coalesce(u.browser, 'unknown') as browser,
                coalesce(u.country, 'unknown') as country, coalesce(p.plan, 'unknown') as plan,
                coalesce(u.first_touch_source, 'direct') as source, r.survey_id as survey,
                r.survey_type,
@@ -69,6 +71,8 @@ SOURCES = {
     "tickets": """
         select date_trunc('hour', t.created_at) as hour,
                coalesce(s.device_type, u.device_type, 'unknown') as device,
+               coalesce(s.os, u.os, 'unknown') as os,
+               coalesce(s.browser, u.browser, 'unknown') as browser,
                coalesce(u.country, 'unknown') as country, coalesce(p.plan, 'unknown') as plan,
                coalesce(u.first_touch_source, 'direct') as source,
                coalesce(s.reached_funnel_step, 1) as step, coalesce(t.channel, 'unknown') as channel,
@@ -80,10 +84,10 @@ SOURCES = {
         where date_trunc('hour', t.created_at) in ({hours})""",
 }
 DIMENSIONS = {
-    "sessions": ("device", "browser", "country", "plan", "source", "step"),
-    "page_views": ("device", "browser", "country", "plan", "source", "page"),
-    "surveys": ("device", "country", "plan", "source", "survey"),
-    "tickets": ("device", "country", "plan", "source", "step", "channel"),
+    "sessions": ("device", "os", "browser", "country", "plan", "source", "step"),
+    "page_views": ("device", "os", "browser", "country", "plan", "source", "page"),
+    "surveys": ("device", "os", "browser", "country", "plan", "source", "survey"),
+    "tickets": ("device", "os", "browser", "country", "plan", "source", "step", "channel"),
 }
 
 

@@ -24,7 +24,7 @@ def test_shipped_rules_cover_the_cx_metrics():
 
 BAD = [
     ({"metric": "revenue"}, "rules[r].metric", "conversion_rate"),
-    ({"where": {"survey": "csat_checkout"}}, "rules[r].where.survey", "device, browser"),
+    ({"where": {"survey": "csat_checkout"}}, "rules[r].where.survey", "device, os, browser"),
     ({"where": {"step": "Paid"}}, "rules[r].where.step", "Checkout Started"),
     ({"condition": {"type": "zscore"}}, "rules[r].condition.type", "relative_change"),
     ({"condition": {"type": "threshold", "direction": "sideways"}},

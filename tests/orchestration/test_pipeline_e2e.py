@@ -160,6 +160,12 @@ def _runs_match_truth_and_change_nothing(cx_env, instance):
     # The browser parsed from each session's user agent (staging) matches the simulated one.
     browsers = dict(query("select browser, count(*) from marts.fct_sessions group by browser"))
     assert browsers == totals["sessions_by_browser"]
+    # ... and the KPI marts segment by it: the daily browser segments add up to the truth too.
+    by_segment = query(
+        "select segment_value, sum(sessions) from marts.kpi_daily_by_segment "
+        "where segment_type = 'browser' group by 1"
+    )
+    assert dict(by_segment) == totals["sessions_by_browser"]
     assert query("select count(*) from marts.fct_events")[0][0] == delivery["unique_events"]
     assert (
         query("select sum(deliveries - 1) from marts.fct_events")[0][0]

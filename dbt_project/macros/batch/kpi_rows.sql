@@ -22,9 +22,10 @@
     ] -%}
     {%- set whole_families = [
         ('feedback', 'fct_feedback_experience', 'feedback_at',
-            ['t', 'u.country', 'p.plan', 'u.first_touch_source'], none),
+            ['t', 'u.os', 'u.browser', 'u.country', 'p.plan', 'u.first_touch_source'], none),
         ('ticket', 'fct_tickets', 'created_at',
-            ['t', 'u.device_type', 'u.country', 'p.plan', 'u.first_touch_source'], none),
+            ['t', 'u.device_type', 'u.os', 'u.browser', 'u.country', 'p.plan',
+             'u.first_touch_source'], none),
         ('response', 'fct_survey_responses', 'created_at', ['t'], none),
     ] -%}
     {%- for name, relation, period, hashed, condition in

@@ -8,12 +8,13 @@
 {%- endmacro %}
 
 {#- CX KPIs per time bucket ('day' or 'hour') and segment: the body of kpi_daily_by_segment and
-    kpi_hourly_by_segment. Device and country come from the session, page view or the person's
+    kpi_hourly_by_segment. Device, OS, browser and country come from the session, page view or the person's
     recent activity; plan is the person's plan at the time of the row (int_identity__plans),
     first-touch source the person's. segment_type 'overall' repeats
     the whole bucket. In an incremental run only the batch's changed periods are computed. -#}
 {% macro kpis_by_segment(grain) -%}
-{%- set segments = {'device': 'device_type', 'country': 'country', 'plan': 'plan',
+{%- set segments = {'device': 'device_type', 'os': 'os', 'browser': 'browser',
+                    'country': 'country', 'plan': 'plan',
                     'first_touch_source': 'first_touch_source'} -%}
 {%- set period_column = 'kpi_date' if grain == 'day' else 'kpi_hour' -%}
 with
@@ -24,6 +25,8 @@ users as (
         stitched_user_id,
         first_touch_source,
         device_type as user_device_type,
+        os as user_os,
+        browser as user_browser,
         country as user_country
     from {{ ref('dim_users') }}
 
@@ -38,6 +41,8 @@ sessions as (
         sessions.is_bounce,
         sessions.errors,
         sessions.device_type,
+        sessions.os,
+        sessions.browser,
         sessions.country,
         sessions.plan,
         users.first_touch_source
@@ -55,6 +60,8 @@ page_views as (
         {{ kpi_bucket('views.viewed_at', grain) }} as kpi_period,
         views.page_load_ms,
         views.device_type,
+        views.os,
+        views.browser,
         views.country,
         views.plan,
         users.first_touch_source
@@ -73,6 +80,8 @@ responses as (
         feedback.survey_type,
         feedback.score,
         feedback.device_type,
+        users.user_os as os,
+        users.user_browser as browser,
         users.user_country as country,
         plans.plan,
         users.first_touch_source
@@ -93,6 +102,8 @@ tickets as (
         tickets.first_reply_minutes,
         tickets.full_resolution_minutes,
         users.user_device_type as device_type,
+        users.user_os as os,
+        users.user_browser as browser,
         users.user_country as country,
         plans.plan,
         users.first_touch_source

@@ -1,7 +1,7 @@
 -- One funnel entry per person and UTC day: their first step-1 event that day, and when they then
 -- reached each later step, in strict order (each step after the previous one) and within
 -- funnel_window_days of the entry. Steps done out of order only count once they follow. The
--- entry's segments (device, country, plan) are those of its step-1 event.
+-- entry's segments (device, OS, browser, country, plan) are those of its step-1 event.
 -- Incremental by person: a batch rebuilds its persons' entries from the day funnel_window_days
 -- before their rebuild_from_at (an earlier entry's window ends before any changed event).
 {%- set n_steps = var('funnel_steps') | length %}
@@ -11,7 +11,7 @@ with
 
 events as (
 
-    select stitched_user_id, message_id, event_at, funnel_step, device_type, country
+    select stitched_user_id, message_id, event_at, funnel_step, device_type, os, browser, country
     from {{ ref('fct_events') }}
     where funnel_step > 0 and not coalesce(is_bot, false)
     {{ only_batch_persons(keyword='and', time_column='event_at', lookback_days=var('funnel_window_days')) }}
@@ -40,13 +40,15 @@ step_1 as (
         event_at as step_1_at,
         {{ dbt.dateadd('day', var('funnel_window_days'), 'event_at') }} as window_end_at,
         device_type,
+        os,
+        browser,
         country
     from first_of_day
     where nth_of_day = 1
 
 ),
 
-{% set carried = ['stitched_user_id', 'entry_date', 'device_type', 'country', 'window_end_at'] %}
+{% set carried = ['stitched_user_id', 'entry_date', 'device_type', 'os', 'browser', 'country', 'window_end_at'] %}
 {% for k in range(2, n_steps + 1) %}
 step_{{ k }} as (
 
@@ -79,6 +81,8 @@ select
     entries.stitched_user_id,
     entries.entry_date,
     entries.device_type,
+    entries.os,
+    entries.browser,
     entries.country,
     plans.plan,
     entries.window_end_at,

@@ -57,6 +57,8 @@ last_session as (
         select
             stitched_user_id,
             device_type,
+            os,
+            browser,
             country,
             row_number() over (
                 partition by stitched_user_id order by session_start_at desc, session_id desc
@@ -99,6 +101,8 @@ select
     first_session.referrer as first_touch_referrer,
     first_session.landing_page as first_landing_page,
     last_session.device_type,
+    last_session.os,
+    last_session.browser,
     last_session.country,
     latest_traits.plan,
     latest_traits.persona,

@@ -12,6 +12,7 @@ select
     views.page_path,
     views.page_load_ms,
     views.device_type,
+    views.os,
     views.browser,
     views.country,
     plans.plan

@@ -13,8 +13,8 @@
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 {%- set n_steps = var('funnel_steps') | length %}
 {%- set segments = {
-    'device': 'device_type', 'country': 'country', 'plan': 'plan',
-    'first_touch_source': 'first_touch_source'} %}
+    'device': 'device_type', 'os': 'os', 'browser': 'browser', 'country': 'country',
+    'plan': 'plan', 'first_touch_source': 'first_touch_source'} %}
 with
 
 entries as (
@@ -22,6 +22,8 @@ entries as (
     select
         entries.entry_date,
         entries.device_type,
+        entries.os,
+        entries.browser,
         entries.country,
         entries.plan,
         users.first_touch_source,
