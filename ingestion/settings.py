@@ -188,11 +188,16 @@ def _number(environ: Mapping[str, str], key: str, default, kind, low, high=None)
     return value
 
 
+def secret_env_name(key: str) -> str:
+    """The environment variable dlt reads a secret `a.b` from (`A__B`)."""
+    return key.upper().replace(".", "__")
+
+
 def secret(key: str, how: str) -> str:
     """A secret from dlt's providers (env `A__B` or `[a] b` in .dlt/secrets.toml), or a clear error."""
     value = dlt.secrets.get(key)
     if not value:
-        env_name = key.upper().replace(".", "__")
+        env_name = secret_env_name(key)
         section, _, name = key.rpartition(".")
         raise ConfigError(
             f"secret {key!r} is missing: set the environment variable {env_name} or add "

@@ -9,10 +9,6 @@ from {{ ref('stg_segment__events') }} as events
 left join {{ ref('int_surveys__responses') }} as responses
     on events.message_id = responses.response_id
 where events.event_type = 'track'
-    and events.event_name in (
-        {%- for name in var('survey_response_events') %}
-        '{{ name }}'{{ "," if not loop.last }}
-        {%- endfor %}
-    )
+    and events.event_name in {{ survey_event_names() }}
     and not events.is_bot
     and responses.response_id is null

@@ -27,7 +27,7 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import HTTPError, Request, Response
 
-from ingestion.settings import ConfigError, secret
+from ingestion.settings import ConfigError, secret, secret_env_name
 
 DEFAULT_URL = "https://api.typeform.com"
 TOKEN_KEY = "sources.typeform.access_token"
@@ -154,9 +154,9 @@ def typeform_pages(
     except HTTPError as error:
         status = error.response.status_code if error.response is not None else None
         if status in (401, 403):
-            env_name = TOKEN_KEY.upper().replace(".", "__")
             raise ConfigError(
-                f"Typeform answered {status} for form {form.form_id!r}: set {env_name} (or "
+                f"Typeform answered {status} for form {form.form_id!r}: set "
+                f"{secret_env_name(TOKEN_KEY)} (or "
                 "`access_token` under [sources.typeform] in .dlt/secrets.toml) to a personal "
                 "access token with the responses:read scope that can see this form"
             ) from error

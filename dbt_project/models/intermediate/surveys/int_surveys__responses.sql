@@ -44,11 +44,7 @@ events as (
         {{ json_text('properties', '$.' ~ props['comment']) }} as comment
     from {{ ref('stg_segment__events') }}
     where event_type = 'track'
-        and event_name in (
-            {%- for name in var('survey_response_events') %}
-            '{{ name }}'{{ "," if not loop.last }}
-            {%- endfor %}
-        )
+        and event_name in {{ survey_event_names() }}
         and not is_bot
 
 ),
