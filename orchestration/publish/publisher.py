@@ -16,6 +16,9 @@ the write then, and the publish copies the current file. After a publish that wr
 file (a person-level mart changed whole: first build, full refresh, retention, erasure) no spare
 is kept, so no deleted row outlives it.
 
+Beside the marts, the `status` schema holds what the dashboard shows of the pipeline itself
+(alerts, data-quality results, feeds, quarantine counts: orchestration/publish/status.py).
+
 The same snapshot is written as Parquet under `published/snapshots/<id>/<mart>.parquet`, and the
 symlink `published/current` is swapped to it (a new link renamed over the old one). Resolve
 `current` once (`os.path.realpath`) and read every table of a query from that folder: a query
@@ -37,6 +40,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+
+from orchestration.publish.status import copy_status
 
 KEEP = 3
 # From this size of the published file on, a publish patches the spare (the snapshot before the
@@ -95,6 +100,7 @@ class Snapshot:
     modes: dict[str, str] = field(default_factory=dict)  # per mart: copied "full" or "N persons"
     steps: dict[str, float] = field(default_factory=dict)  # seconds per step
     base: str = ""  # what the new file started from: "new", "copy" or "spare" (see publish)
+    status: dict[str, int] = field(default_factory=dict)  # rows of each status table (status.py)
 
 
 def consistency(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
@@ -210,6 +216,7 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
                 modes[name] = f"full (the patch gave {tables[name]:,} rows, not {expected:,})"
                 changed_days.pop(name, None)
                 tables[name] = expected
+        status_rows = copy_status(con)  # the Alerts and Data status pages' tables
         con.execute("detach wh")
         lap("marts")
         checks = consistency(con)
@@ -271,7 +278,7 @@ def publish(warehouse: Path, target: Path, published_dir: Path, run_id: str) -> 
     removed = [p.name for p in stale] + prune(published_dir / "snapshots", keep=KEEP)
     return Snapshot(
         snapshot_id, target, parquet_dir, tables, checks, time.monotonic() - started, removed,
-        modes, {k: round(v, 2) for k, v in steps.items()}, base,
+        modes, {k: round(v, 2) for k, v in steps.items()}, base, status_rows,
     )  # fmt: skip
 
 

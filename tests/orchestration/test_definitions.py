@@ -27,7 +27,7 @@ def test_expected_asset_keys():
                   "marts/fct_events", "marts/fct_page_views", "marts/dim_users",
                   "marts/fct_tickets", "marts/fct_survey_responses", "marts/kpi_hourly",
                   "marts/kpi_funnel_daily", "marts/kpi_retention_weekly",
-                  "marts/kpi_sentiment_by_experience", "marts/kpi_daily_by_segment", "marts/kpi_hourly_by_segment"):  # fmt: skip
+                  "marts/kpi_sentiment_by_experience", "marts/kpi_support_daily", "marts/kpi_daily_by_segment", "marts/kpi_hourly_by_segment"):  # fmt: skip
         assert model in keys
 
 

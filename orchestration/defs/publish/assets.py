@@ -12,7 +12,7 @@ PUBLISHED_MARTS = (
     "dim_users", "fct_events", "fct_page_views", "fct_sessions", "fct_feedback_experience",
     "fct_survey_responses", "fct_tickets", "kpi_daily", "kpi_daily_by_segment",
     "kpi_funnel_daily", "kpi_hourly", "kpi_hourly_by_segment", "kpi_retention_weekly",
-    "kpi_sentiment_by_experience",
+    "kpi_sentiment_by_experience", "kpi_support_daily",
 )  # fmt: skip
 
 
@@ -58,6 +58,7 @@ def cx_published(context: dg.AssetExecutionContext, warehouse: WarehouseResource
             # patched in place), "copy" (of the previous one, patched) or "new".
             "base_file": snap.base,
             "snapshots_removed": snap.removed,
+            "status_tables": dg.MetadataValue.json(snap.status),
             "seconds": round(snap.seconds, 2),
             "seconds_by_step": dg.MetadataValue.json(snap.steps),
         }
