@@ -10,7 +10,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 # Demo world: two weeks, a few thousand users, ~140k events, the incident inside the window.
 DEMO_ARGS ?= --users 5000 --days 14
 
-.PHONY: setup ast-parse-lock manifest demo-data run test test-fast test-deps browser chaos soak docs dev collector lint benchmark clean
+.PHONY: setup ast-parse-lock manifest demo-data run test test-fast test-deps browser chaos soak docs dev dashboard collector lint benchmark clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -97,6 +97,14 @@ docs: setup manifest
 
 dev: setup manifest
 	$(BIN)/dagster dev -m orchestration.definitions
+
+# The CX dashboard on http://127.0.0.1:$CX_DASHBOARD_PORT (8501): Streamlit over the published
+# copy only (never the pipeline's file), usage statistics off, nothing fetched from the internet.
+CX_DASHBOARD_PORT ?= 8501
+dashboard: setup
+	$(BIN)/streamlit run dashboard/app.py --server.address 127.0.0.1 \
+		--server.port $(CX_DASHBOARD_PORT) --server.headless true \
+		--browser.gatherUsageStats false --global.developmentMode false
 
 # The event collector in the foreground (Segment's tracking API on CX_COLLECTOR_HOST:PORT,
 # default 127.0.0.1:8088); write keys from CX_COLLECTOR_WRITE_KEYS or .dlt/secrets.toml.

@@ -1,0 +1,84 @@
+"""Alerts: open and recent alerts with the segments that explain them, each linking to the
+Segments page filtered to that segment, KPI and day."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import kpis
+from dashboard.data import Snapshot
+from dashboard.filters import DIMENSIONS, Filters
+
+RECENT = 50
+
+
+def segments_link(alert: pd.Series) -> dict[str, str]:
+    """The Segments page's URL parameters for an alert: its KPI, at hour grain, the days it
+    spans, and the dimension of its top explaining segment (when it is one the marts have)."""
+    last = alert["resolved_hour"] if pd.notna(alert["resolved_hour"]) else alert["last_hour"]
+    params = {
+        "kpi": kpis.ALERT_METRIC_KPI.get(alert["metric"], "conversion_rate_pct"),
+        "grain": "hour",
+        "from": f"{alert['opened_hour']:%Y-%m-%d}",
+        "to": f"{(last if pd.notna(last) else alert['opened_hour']):%Y-%m-%d}",
+    }
+    explained = json.loads(alert["segments"]) if alert["segments"] else []
+    for dim, value in explained[0]["segment"].items() if explained else []:
+        if dim in DIMENSIONS and not isinstance(value, list):
+            params.update(dim=dim, values=str(value))
+            break
+    return params
+
+
+def _explanation(segments: str | None) -> str:
+    found = json.loads(segments) if segments else []
+    if not found:
+        return "no segment stands out"
+    return "; ".join(
+        f"{s['label']} ({100 * s['share_of_change']:.0f}% of the change: {s['value']} vs "
+        f"{s['baseline']}, {s['rows']:,} rows)"
+        for s in found[:3]
+    )
+
+
+def render(snap: Snapshot, f: Filters) -> None:
+    st.title("Alerts")
+    st.caption("status.alerts (ops.alerts as of this snapshot) — rules in docs/alerts.md")
+    alerts = snap.query(f"select * from status.alerts order by opened_hour desc limit {RECENT}")
+    opened = alerts[alerts["status"] == "open"]
+    st.metric("Open alerts", len(opened))
+    if alerts.empty:
+        st.success("No alert has fired.")
+        return
+    for _, alert in alerts.iterrows():
+        resolved = (
+            f"resolved {alert['resolved_hour']:%Y-%m-%d %H}:00"
+            if pd.notna(alert["resolved_hour"]) else "**open**"
+        )  # fmt: skip
+        with st.container(border=True):
+            st.markdown(
+                f"**{alert['severity'].upper()} · {alert['rule']}** — opened "
+                f"{alert['opened_hour']:%Y-%m-%d %H}:00 UTC, {resolved}"
+                + (
+                    f", escalated {alert['escalated_at']:%Y-%m-%d %H:%M}"
+                    if pd.notna(alert["escalated_at"])
+                    else ""
+                )  # fmt: skip
+            )
+            st.markdown(f"{alert['description']}")
+            st.markdown(
+                f"value {alert['opened_value']:,.2f} when opened (baseline "
+                f"{alert['baseline']:,.2f}); explained by: {_explanation(alert['segments'])}"
+            )
+            st.page_link(
+                "views/segments.py", label="Open in Segments", query_params=segments_link(alert)
+            )
+
+
+if __name__ == "__main__":
+    from dashboard.views import context
+
+    render(*context())
