@@ -41,11 +41,27 @@ class Rule:
     channels: tuple[str, ...]
     where: dict = field(default_factory=dict)
     description: str = ""
+    resolve_level: float | None = None  # levels.resolve: see calm()
 
     def level_of(self, score: float) -> str | None:
         """The highest severity whose level the (direction-signed) score reaches."""
         reached = [s for s in SEVERITIES if s in self.levels and score >= self.signed(s)]
         return reached[-1] if reached else None
+
+    def calm(self, score: float | None) -> bool:
+        """Whether a judged hour that did not fire is back near normal, so that it counts
+        towards resolving an open alert (hysteresis): its score short of `levels.resolve` (by
+        default three quarters of the warning level; for a threshold, the warning level). An hour between
+        the two keeps the alert open: a six-hour incident whose score dips under the warning
+        level for two hours is still one incident."""
+        if score is None:
+            return True
+        level = self.resolve_level
+        if level is None:
+            level = self.levels["warning"] * (1.0 if self.condition == "threshold" else 0.75)
+        if self.condition == "threshold" and self.direction == "down":
+            return score > level
+        return score < level
 
     def signed(self, severity: str) -> float:
         """A level as a score: thresholds below become negative like the scores they meet."""
@@ -127,9 +143,14 @@ def _rule(path: Path, index: int, raw, defaults: dict, channels: dict) -> Rule:
     if kind == "anomaly" and history < 3:
         _fail(path, f"{where}.condition.days", "needs at least 3 days", "write days: 7")
     levels = raw.get("levels")
-    if not isinstance(levels, dict) or "warning" not in levels or set(levels) - set(SEVERITIES):
+    if (
+        not isinstance(levels, dict)
+        or "warning" not in levels
+        or set(levels) - {*SEVERITIES, "resolve"}
+    ):
         _fail(path, f"{where}.levels", f"{levels!r}",
-              "write `levels: {warning: <level>, critical: <higher level>}` (critical optional)")  # fmt: skip
+              "write `levels: {warning: <level>, critical: <higher level>, resolve: <lower "
+              "level>}` (critical and resolve optional)")  # fmt: skip
     for severity, level in levels.items():
         _number(path, f"{where}.levels.{severity}", level, 0.0 if kind != "threshold" else -1e18)
     if (
@@ -139,6 +160,13 @@ def _rule(path: Path, index: int, raw, defaults: dict, channels: dict) -> Rule:
     ):
         _fail(path, f"{where}.levels.critical", "is not beyond warning",
               "critical must be further from normal than warning")  # fmt: skip
+    resolve = levels.get("resolve")
+    if resolve is not None and (
+        resolve < levels["warning"] if kind == "threshold" and direction == "down"
+        else resolve > levels["warning"]
+    ):  # fmt: skip
+        _fail(path, f"{where}.levels.resolve", "is beyond warning",
+              "resolve must be nearer to normal than warning (or equal: no hysteresis)")  # fmt: skip
     merged = {**defaults, **{k: v for k, v in raw.items() if k in defaults}}
     window = merged["window"]
     if not isinstance(window, dict) or set(window) - {"hours", "mode"}:
@@ -159,7 +187,7 @@ def _rule(path: Path, index: int, raw, defaults: dict, channels: dict) -> Rule:
         metric=metric,
         condition=kind,
         direction=direction,
-        levels={k: float(v) for k, v in levels.items()},
+        levels={k: float(v) for k, v in levels.items() if k in SEVERITIES},
         history=history,
         window_hours=hours,
         pooled=mode == "pooled",
@@ -172,6 +200,7 @@ def _rule(path: Path, index: int, raw, defaults: dict, channels: dict) -> Rule:
         channels=tuple(rule_channels),
         where=segment,
         description=str(raw.get("description", "")),
+        resolve_level=None if resolve is None else float(resolve),
     )
 
 

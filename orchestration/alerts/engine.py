@@ -2,8 +2,9 @@
 ops.alerts, log every judgement in ops.alert_evaluations, and return the transitions to notify.
 
 An alert opens when its rule fires, escalates when it fires at a higher severity, and resolves
-after `resolve_after_hours` judged hours in a row without firing (hours with too little data
-change nothing). Hours are evaluated once, in order: a re-run skips the hours a rule has
+after `resolve_after_hours` judged hours in a row back near normal (below the rule's resolve
+level: hysteresis, so one incident whose value wavers around the warning level stays one alert;
+hours with too little data change nothing). Hours are evaluated once, in order: a re-run skips the hours a rule has
 already judged, so it sends nothing twice; a run after a gap (a skipped or failed run) first
 judges the hours missed since, up to a day.
 """
@@ -159,7 +160,8 @@ def _advance(
         return (Transition("escalated", row, rule, judged) if escalated else None), row
     if judged.status == "insufficient":
         return None, alert
-    clean = int(alert["clean_hours"]) + 1
+    # Below warning but not yet calm (Rule.calm): the alert stays open, its count starts over.
+    clean = int(alert["clean_hours"]) + 1 if rule.calm(judged.score) else 0
     resolved = clean >= rule.resolve_after_hours
     con.execute(
         "update ops.alerts set last_hour = ?, clean_hours = ?, value = ?, baseline = ?, "

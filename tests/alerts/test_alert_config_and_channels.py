@@ -1,6 +1,7 @@
 """Alert rules are validated with errors that name the key; channels deliver to real servers on
 localhost, retry a flaky receiver, and never raise when one is down."""
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -33,6 +34,7 @@ BAD = [
     ({"window": {"hours": 0}}, "rules[r].window.hours", ">= 1"),
     ({"channels": ["pager"]}, "rules[r].channels", "define it under `channels:`"),
     ({"treshold": 5}, "rules[r].treshold", "unknown key"),
+    ({"levels": {"warning": 5, "resolve": 7}}, "rules[r].levels.resolve", "nearer to normal"),
 ]  # fmt: skip
 
 
@@ -98,3 +100,45 @@ def test_every_metric_has_its_rows_columns():
     for metric in METRICS.values():
         assert metric.kind in ("mean", "quantile", "count")
         assert metric.kind == "count" or metric.column
+
+
+def _rule_state_after(statuses_and_scores, levels=None) -> list[tuple[str, str | None]]:
+    """Feed judgements of an anomaly rule (warning 4.5, resolve after 2 calm hours) through the
+    alert engine's state machine on a real DuckDB; (alert id, event) after each hour."""
+    import duckdb
+
+    from orchestration.alerts import engine
+
+    rule = next(r for r in config.load().rules if r.name == "checkout_page_load_slow")
+    if levels is not None:
+        rule = dataclasses.replace(rule, resolve_level=levels)
+    con = duckdb.connect()
+    engine.ensure_tables(con)
+    alert, out = None, []
+    hour = dt.datetime(2026, 12, 1, 14)
+    for k, (status, score) in enumerate(statuses_and_scores):
+        judged = Judgement(rule.name, hour + dt.timedelta(hours=k), status, value=1.0,
+                           baseline=1.0, score=score,
+                           severity="warning" if status == "firing" else None)  # fmt: skip
+        transition, alert = engine._advance(con, rule, judged, alert)
+        out.append(((alert or {}).get("alert_id"), transition and transition.event))
+    return out
+
+
+def test_an_incident_wavering_under_warning_stays_one_alert():
+    """Firing, two hours just under the warning level (scores 4.0 and 3.5: above 3/4 of 4.5, so
+    not calm), firing again, then two calm hours: one alert, resolved at the second calm hour."""
+    hours = [("firing", 6.0), ("ok", 4.0), ("ok", 3.5), ("firing", 5.0), ("ok", 0.5), ("ok", 3.0)]
+    states = _rule_state_after(hours)
+    assert [event for _, event in states] == [
+        "opened", None, None, None, None, "resolved"
+    ]  # fmt: skip
+    assert len({alert_id for alert_id, _ in states[:-1]}) == 1
+    # Without hysteresis (resolve level = warning) the same hours resolve early and reopen.
+    states = _rule_state_after(hours, levels=4.5)
+    assert [event for _, event in states] == [
+        "opened", None, "resolved", "opened", None, "resolved"
+    ]  # fmt: skip
+    # Insufficient hours change nothing: the count of calm hours goes on after them.
+    states = _rule_state_after([("firing", 6.0), ("ok", 1.0), ("insufficient", None), ("ok", 1.0)])
+    assert [event for _, event in states] == ["opened", None, None, "resolved"]
