@@ -213,7 +213,7 @@ def pii_hash_key() -> bytes:
 def partitions_start(environ: Mapping[str, str] | None = None) -> str:
     """First hour of the hourly partitions ('YYYY-MM-DD-HH:MM', UTC), from CX_PARTITIONS_START."""
     environ = os.environ if environ is None else environ
-    value = environ.get("CX_PARTITIONS_START", "2026-01-01")
+    value = environ.get("CX_PARTITIONS_START") or "2026-01-01"
     try:
         start = dt.datetime.fromisoformat(value)
     except ValueError:

@@ -5,8 +5,13 @@
         what the hourly schedule does.
     python -m orchestration.run landed
         The same for the hour of the newest landed file (its delivery hour): what the landing
-        sensor did when that file arrived. `make run` calls this, so the demo world (which ends at
-        midnight) is checked for freshness and volume at its own last hour, not at today's.
+        sensor did when that file arrived.
+    python -m orchestration.run landed --all
+        Every hour from the oldest landed file's to the newest's not yet judged by the alert
+        rules (all of them on a new warehouse), as one backfill run: what the schedules would
+        have done had they run while the files landed. `make run` calls this, so the alert rules
+        judge every hour of the demo world (its incident opens an alert) and the checks run at
+        the world's own hours, not at today's; run again, it processes only the newest hour.
     python -m orchestration.run backfill --from 2026-11-20-00:00 --to 2026-11-20-23:00
         Rebuild a range of hours from what is in raw (one run of cx_hourly over the range, then
         one run of cx_daily_kpis over its days): the repair after late data, a model fix or a
@@ -23,10 +28,15 @@ import datetime as dt
 import sys
 
 import dagster as dg
+import duckdb
 
 from ingestion.common.warehouse import WarehouseLocked, connect_warehouse
 from ingestion.settings import Settings
-from orchestration.defs.automation.jobs import latest_complete_hour, newest_landing_file
+from orchestration.defs.automation.jobs import (
+    latest_complete_hour,
+    newest_landing_file,
+    oldest_landing_file,
+)
 from orchestration.defs.shared import DUCKDB_POOL
 from orchestration.recovery import PoolWatch, recover_dead_runs, run_tags
 
@@ -63,6 +73,17 @@ def run_job(
     return result
 
 
+def last_judged_hour(warehouse) -> dt.datetime | None:
+    """The latest hour the alert rules judged in the warehouse (None: no warehouse or none)."""
+    if not warehouse.exists():
+        return None
+    try:
+        with connect_warehouse(warehouse, read_only=True) as con:
+            return con.execute("select max(hour) from ops.alert_evaluations").fetchone()[0]
+    except (duckdb.CatalogException, WarehouseLocked):  # no table yet; the run says it is held
+        return None
+
+
 def run_pipeline(
     instance: dg.DagsterInstance, first: str, last: str | None = None, raise_on_error: bool = True
 ) -> list[dg.ExecuteInProcessResult]:
@@ -82,10 +103,20 @@ def run_pipeline(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m orchestration.run", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestration.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # keep the examples' lines
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("latest", help="the latest complete hour, then its day's KPIs")
-    sub.add_parser("landed", help="the hour of the newest landed file, then its day's KPIs")
+    landed = sub.add_parser(
+        "landed", help="the hour of the newest landed file, then its day's KPIs"
+    )
+    landed.add_argument(
+        "--all", action="store_true",
+        help="every hour from the oldest landed file's to the newest's (one backfill run)",
+    )  # fmt: skip
     backfill = sub.add_parser("backfill", help="rebuild a range of hours and their days")
     backfill.add_argument(
         "--from", dest="first", required=True, help="first hour, YYYY-MM-DD-HH:00"
@@ -100,6 +131,12 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("no landing files: generate the demo world with `make demo-data`")
         # A file's modification time is the end of its delivery hour.
         first = last = latest_complete_hour(dt.datetime.fromtimestamp(newest[0], dt.UTC))
+        if args.all:
+            oldest = oldest_landing_file(Settings.from_env().landing_dir)
+            first = latest_complete_hour(dt.datetime.fromtimestamp(oldest[0], dt.UTC))
+            judged = last_judged_hour(Settings.from_env().duckdb_path)
+            if judged is not None:
+                first = min(max(first, f"{judged + dt.timedelta(hours=1):%Y-%m-%d-%H:%M}"), last)
     else:
         first, last = args.first, args.last
         for key in (first, last):

@@ -66,21 +66,46 @@ def _print_quality(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
 
 
 def _print_alerts(con: duckdb.DuckDBPyConnection) -> None:
+    """The alerts, last: what the rules found in the hours judged, each with the segment that
+    explains it, its escalation and resolution, and where to look further."""
     if not _count(con, "ops.alert_evaluations"):
+        print("\n  alerts: no hour judged yet")
         return
-    judged, last = con.execute("select count(*), max(hour) from ops.alert_evaluations").fetchone()
+    judged, hours, first, last = con.execute(
+        "select count(*), count(distinct hour), min(hour), max(hour) from ops.alert_evaluations"
+    ).fetchone()
     rows = con.execute(
-        "select rule, severity, status, opened_hour, resolved_hour, "
-        "json_extract_string(segments, '$[0].label') from ops.alerts order by opened_hour"
+        "select rule, severity, status, opened_hour, escalated_at, resolved_hour, opened_value, "
+        "baseline, description, segments from ops.alerts order by opened_hour"
     ).fetchall()
-    opened = [r for r in rows if r[2] == "open"]
+    opened = sum(1 for r in rows if r[2] == "open")
     print(
-        f"\n  alerts (ops.alerts, docs/alerts.md): {len(opened)} open, {len(rows) - len(opened)} "
-        f"resolved; {judged:,} rule judgements up to {last:%Y-%m-%d %H:00}"
+        f"\n  alerts (ops.alerts, docs/alerts.md): {len(rows)} raised, {opened} open now; "
+        f"{hours:,} hours judged ({first:%Y-%m-%d %H}:00 .. {last:%Y-%m-%d %H}:00 UTC, "
+        f"{judged:,} rule judgements)"
     )
-    for rule, severity, _status, opened_hour, resolved_hour, top in rows[-5:]:
-        until = f"resolved {resolved_hour:%Y-%m-%d %H:00}" if resolved_hour else "open"
-        print(f"    {severity:<8} {rule}: opened {opened_hour:%Y-%m-%d %H:00}, {until}; top: {top}")
+    for rule, severity, _status, opened_hour, escalated, resolved, value, base, text, seg in rows:
+        explained = json.loads(seg) if seg else []
+        top = explained[0] if explained else {}
+        print(f"    {severity.upper():<8} {rule}: opened {opened_hour:%Y-%m-%d %H}:00 UTC — {text}")
+        if top:
+            print(
+                f"             explained by {top['label']} "
+                f"({100 * top['share_of_change']:.0f}% of the change: {top['value']} vs "
+                f"{top['baseline']} before)"
+            )
+        if escalated is not None:
+            print(f"             escalated to {severity} at {escalated:%Y-%m-%d %H:%M} UTC")
+        print(
+            "             "
+            + (f"resolved {resolved:%Y-%m-%d %H}:00 UTC" if resolved else "still open")
+            + (f"; value {value:,.2f} when opened, baseline {base:,.2f}" if base else "")
+        )
+    print(
+        "    where to look: the dashboard's Alerts page (`make dashboard`, "
+        "http://127.0.0.1:8501/alerts), the Dagster UI's ops/alerts asset (`make dev`), "
+        "or `select * from ops.alerts` / ops.alert_evaluations"
+    )
 
 
 def _print_published(settings: Settings) -> None:
@@ -92,7 +117,7 @@ def _print_published(settings: Settings) -> None:
             "select snapshot_id, published_at, tables from _published.snapshot"
         ).fetchone()
     print(
-        f"\n  published for analysts: duckdb -readonly {settings.analytics_path}\n"
+        f"\n  published for analysts (read-only; docs/analysts.md): {settings.analytics_path}\n"
         f"    snapshot {snapshot} ({at:%Y-%m-%d %H:%M} UTC, {len(json.loads(tables))} marts), "
         f"Parquet: {settings.published_dir / 'current'}"
     )
@@ -112,7 +137,6 @@ def main() -> int:
         print(f"  {'sessions':<26} {_count(con, 'marts.fct_sessions'):>10,}")
         _print_enrichment(con)
         _print_quality(con, settings)
-        _print_alerts(con)
         row = con.execute("select * from marts.kpi_daily order by kpi_date desc limit 1").fetchdf()
         if row.empty:
             print("  no KPI rows yet")
@@ -124,7 +148,11 @@ def main() -> int:
             shown = "n/a" if value is None or value != value else fmt.format(value)
             print(f"    {column:<28} {shown}")
         _print_published(settings)
-        print("\n  open the Dagster UI with `make dev`; analysts: docs/analysts.md")
+        print(
+            "\n  next: `make dashboard` (http://127.0.0.1:8501), `make dev` (the Dagster UI, "
+            "http://127.0.0.1:3000); analysts: docs/analysts.md"
+        )
+        _print_alerts(con)
     finally:
         con.close()
     return 0

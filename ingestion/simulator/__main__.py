@@ -1,4 +1,5 @@
-"""Command line: python -m ingestion.simulator --out data/landing [--users N --days D --start DATE]."""
+"""A simulated CX world written as landing files (events, tickets, surveys) with its ground truth
+(<out>/_simulator/truth.json): python -m ingestion.simulator --out data/landing [--users N ...]."""
 
 from __future__ import annotations
 
@@ -17,16 +18,30 @@ log = logging.getLogger("cx.simulator")
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ingestion.simulator", description=__doc__)
     parser.add_argument("--out", type=Path, required=True, help="landing folder to write")
-    parser.add_argument("--users", type=int, default=3000)
-    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=3000,
+        help="people in the world (default 3000; make run: 10000)",
+    )
+    parser.add_argument(
+        "--days", type=int, default=14,
+        help="days of activity (default 14); sessions start until 2 h before the last midnight",
+    )  # fmt: skip
     parser.add_argument(
         "--start",
         type=dt.date.fromisoformat,
         default=None,
         help="first day (UTC, YYYY-MM-DD); default: --days before today, so the world ends today",
     )
-    parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--no-incident", action="store_true")
+    parser.add_argument(
+        "--seed", type=int, default=42, help="random seed: the same arguments give the same files"
+    )
+    parser.add_argument(
+        "--no-incident", action="store_true",
+        help="no incident (default: mobile checkout 4x slower for 6 h from 14:00 UTC on day 9, "
+        "or the day before the last in shorter worlds)",
+    )  # fmt: skip
     parser.add_argument(
         "--if-missing", action="store_true", help="do nothing when the folder already holds a world"
     )

@@ -89,15 +89,21 @@ cx_daily_kpis_schedule = _hourly_schedule(
 )  # fmt: skip
 
 
-def newest_landing_file(landing: Path) -> tuple[float, str] | None:
-    newest = None
+def landing_files(landing: Path):
+    """(modification time, path under the landing folder) of every finished landing file."""
     for folder in ("events", "tickets", "surveys"):
         for path in (landing / folder).rglob("*"):
             hidden = any(part.startswith(".") for part in path.relative_to(landing).parts)
             if path.is_file() and not hidden:  # hidden: a file still being written
-                key = (path.stat().st_mtime, str(path.relative_to(landing)))
-                newest = key if newest is None or key > newest else newest
-    return newest
+                yield path.stat().st_mtime, str(path.relative_to(landing))
+
+
+def newest_landing_file(landing: Path) -> tuple[float, str] | None:
+    return max(landing_files(landing), default=None)
+
+
+def oldest_landing_file(landing: Path) -> tuple[float, str] | None:
+    return min(landing_files(landing), default=None)
 
 
 @dg.sensor(
