@@ -80,6 +80,9 @@ def sidebar(snap: Snapshot) -> Filters:
     first = first.date() if hasattr(first, "date") else (first or today)
     last = last.date() if hasattr(last, "date") else (last or today)
     _seed_from_url(first, last)
+    chosen = st.session_state.get("f_range") or (first, last)
+    # A new snapshot can cover other days (a retention purge, a new day): stay inside them.
+    st.session_state["f_range"] = tuple(min(max(d, first), last) for d in chosen)
     side = st.sidebar
     side.header("Filters")
     chosen = side.date_input("Dates (UTC)", min_value=first, max_value=last, key="f_range")

@@ -3,8 +3,13 @@ is better. Formulas are not here: every value is read from a mart (docs/metrics.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+
+import yaml
+
+from ingestion.settings import PROJECT_ROOT
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,14 @@ class Kpi:
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return "n/a"
         return self.fmt.format(value)
+
+    def change(self, value, before) -> str | None:
+        """value − before, signed, in the KPI's unit (percentage points for a percentage)."""
+        if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (value, before)):
+            return None
+        unit = self.fmt.split("}", 1)[1].replace("%", " pp")
+        digits = self.fmt.split(".", 1)[1][0] if "." in self.fmt else "0"
+        return f"{value - before:+,.{digits}f}{unit}"
 
 
 KPIS = {
@@ -51,3 +64,10 @@ ALERT_METRIC_KPI = {
     "ticket_volume": "tickets_created",
     "first_reply_minutes": "median_first_reply_minutes",
 }
+
+
+@functools.cache
+def funnel_steps() -> tuple[str, ...]:
+    """The funnel's step names (dbt var funnel_steps): kpi_funnel_daily numbers them 1..n."""
+    project = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text())
+    return tuple(project["vars"]["funnel_steps"])

@@ -34,12 +34,13 @@ def segments_link(alert: pd.Series) -> dict[str, str]:
 
 
 def _explanation(segments: str | None) -> str:
+    """The explaining segments as a markdown list: label, share of the change, value vs before."""
     found = json.loads(segments) if segments else []
     if not found:
-        return "no segment stands out"
-    return "; ".join(
-        f"{s['label']} ({100 * s['share_of_change']:.0f}% of the change: {s['value']} vs "
-        f"{s['baseline']}, {s['rows']:,} rows)"
+        return "no single segment explains it"
+    return "\n".join(
+        f"- **{s['label']}**: {100 * s['share_of_change']:.0f}% of the change "
+        f"({s['value']} vs {s['baseline']} before, {s['rows']:,} rows)"
         for s in found[:3]
     )
 
@@ -70,12 +71,25 @@ def render(snap: Snapshot, f: Filters) -> None:
             )
             st.markdown(f"{alert['description']}")
             st.markdown(
-                f"value {alert['opened_value']:,.2f} when opened (baseline "
-                f"{alert['baseline']:,.2f}); explained by: {_explanation(alert['segments'])}"
+                f"Value {alert['opened_value']:,.2f} when opened, baseline "
+                f"{alert['baseline']:,.2f}. Explained by:\n{_explanation(alert['segments'])}"
             )
+            link = segments_link(alert)
+            where = f"{link['dim']} = {link['values']}, " if "dim" in link else ""
+            explained = json.loads(alert["segments"]) if alert["segments"] else []
+            unsplit = sorted(
+                {d for d in (explained[0]["segment"] if explained else {}) if d not in DIMENSIONS}
+            )
+            if unsplit:  # e.g. page: alerts judge page views, the KPI marts do not split by page
+                st.caption(
+                    f"The KPI marts are not split by {', '.join(unsplit)}: the link shows "
+                    f"{where or 'everyone, '}over all of them."
+                )
             st.page_link(
-                "views/segments.py", label="Open in Segments", query_params=segments_link(alert)
-            )
+                "views/segments.py", query_params=link, icon=":material/query_stats:",
+                label=f"Segments: {where}{kpis.KPIS[link['kpi']].label} by hour, "
+                f"{link['from']} to {link['to']}",
+            )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,7 +24,11 @@ def render(snap: Snapshot, f: Filters) -> None:
         for t in feeds["newest_at"]
     ]
     st.subheader("Feeds")
-    st.dataframe(feeds, hide_index=True, width="stretch")
+    first = ["feed", "rows", "newest_at", "hours_since_newest", "last_loaded_at"]
+    st.dataframe(
+        feeds[first + [c for c in feeds.columns if c not in first]], hide_index=True,
+        width="stretch",
+    )  # fmt: skip
     st.caption(
         "hours_since_newest: from the newest record (newest_column) to the publish. The ledger "
         "reconciles: items_read = items_loaded + items_quarantined + items_suppressed "

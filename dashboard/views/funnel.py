@@ -8,11 +8,14 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from dashboard import kpis
 from dashboard.data import Snapshot
 from dashboard.filters import Filters
 
 STEP_PCTS = {"step_1_to_2_pct": "1 → 2", "step_2_to_3_pct": "2 → 3",
              "step_3_to_4_pct": "3 → 4", "step_4_to_5_pct": "4 → 5"}  # fmt: skip
+PCT = {label: st.column_config.NumberColumn(format="%.1f %%") for label in
+       [*STEP_PCTS.values(), "overall_conversion_pct"]}  # fmt: skip
 
 
 def funnel_rows(snap: Snapshot, f: Filters) -> pd.DataFrame:
@@ -54,17 +57,20 @@ def render(snap: Snapshot, f: Filters) -> None:
         id_vars=["segment_value"], value_vars=[f"step_{k}_users" for k in range(1, 6)],
         var_name="step", value_name="users",
     )  # fmt: skip
-    steps["step"] = steps["step"].str.extract(r"step_(\d)")[0].astype(int)
+    names = kpis.funnel_steps()
+    steps["step"] = [
+        f"{k} {names[k - 1]}" for k in steps["step"].str.extract(r"step_(\d)")[0].astype(int)
+    ]
     st.altair_chart(
         alt.Chart(steps).mark_bar().encode(
-            x=alt.X("step:O", title="step"), y=alt.Y("users:Q"),
+            x=alt.X("step:O", title=None, axis=alt.Axis(labelAngle=0)), y=alt.Y("users:Q"),
             color=alt.Color("segment_value:N", title=None), xOffset="segment_value:N",
             tooltip=["segment_value", "step", "users"],
         ).properties(height=240),
         width="stretch",
     )  # fmt: skip
     drop = latest[["segment_value", *STEP_PCTS, "overall_conversion_pct"]].rename(columns=STEP_PCTS)
-    st.dataframe(drop, hide_index=True, width="stretch")
+    st.dataframe(drop, hide_index=True, width="stretch", column_config=PCT)
     st.subheader("Step conversion over time")
     long = rows.melt(
         id_vars=["entry_date", "segment_value", "is_incomplete"], value_vars=list(STEP_PCTS),

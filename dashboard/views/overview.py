@@ -55,30 +55,29 @@ def _tiles(rows: pd.DataFrame, f: Filters) -> None:
     step = "day" if f.grain == "day" else "same hour a day"
     st.markdown(
         f"**{latest_at:%Y-%m-%d}{'' if f.grain == 'day' else f' {latest_at:%H}:00'} UTC**"
-        f" against the {step} before" + ("" if segment is None else f" — {f.dim} = {segment}")
+        f" against the {step} before"
+        + ("" if segment is None or f.dim == "overall" else f" — {f.dim} = {segment}")
     )
     if segment is None:
         return
     latest = rows[rows["period"] == latest_at].iloc[0]
     before = rows[rows["period"] == before_at]
     before = before.iloc[0] if not before.empty else None
-    cols = st.columns(len(kpis.TILES))
-    for col, name in zip(cols, kpis.TILES, strict=True):
-        kpi = kpis.KPIS[name]
-        value = latest[name]
-        delta = None
-        if before is not None and pd.notna(value) and pd.notna(before[name]):
-            delta = kpi.fmt.format(value - before[name]).replace("+", "")
-            delta = delta if value - before[name] < 0 else "+" + delta
-        small = kpi.small_sample_flag and bool(latest[kpi.small_sample_flag])
-        col.metric(
-            kpi.label + (" (small sample)" if small else ""),
-            kpi.show(value),
-            delta,
-            delta_color="normal" if kpi.higher_is_better else "inverse",
-            help=f"marts.{'kpi_daily' if f.grain == 'day' else 'kpi_hourly'}.{name}"
-            + (": fewer responses than min_sample_size" if small else ""),
-        )
+    mart = "kpi_daily" if f.grain == "day" else "kpi_hourly"
+    mart += "_by_segment" if f.dim != "overall" else ""
+    for names in (kpis.TILES[:4], kpis.TILES[4:]):
+        for col, name in zip(st.columns(4), names, strict=False):
+            kpi = kpis.KPIS[name]
+            small = kpi.small_sample_flag and bool(latest[kpi.small_sample_flag])
+            col.metric(
+                kpi.label + (" (small sample)" if small else ""),
+                kpi.show(latest[name]),
+                None if before is None else kpi.change(latest[name], before[name]),
+                delta_color="normal" if kpi.higher_is_better else "inverse",
+                help=f"marts.{mart}.{name}"
+                + (": fewer responses than min_sample_size" if small else ""),
+                border=True,
+            )
 
 
 def trend_chart(rows: pd.DataFrame, column: str, title: str) -> alt.Chart:

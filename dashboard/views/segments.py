@@ -17,6 +17,13 @@ SEGMENT_KPIS = ("conversion_rate_pct", "p75_page_load_ms", "error_session_rate_p
                 "active_users", "bounce_rate_pct")  # fmt: skip
 
 
+# Two decimals on screen (the frames keep the marts' values).
+NUMBERS = {
+    name: st.column_config.NumberColumn(format="%.2f")
+    for name in ["before", "value", "change", *(k.label for k in kpis.KPIS.values())]
+}
+
+
 def latest_by_segment(snap: Snapshot, f: Filters, column: str) -> pd.DataFrame:
     """Every segment's value in the latest period of the range and the period before it (the
     day before; at hour grain the same hour a day before), with its sessions."""
@@ -77,14 +84,14 @@ def render(snap: Snapshot, f: Filters) -> None:
             st.markdown(f"**{dim}**")
             st.dataframe(
                 part.rename(columns={"segment_value": dim, "value": kpi.label}),
-                hide_index=True, width="stretch",
+                hide_index=True, width="stretch", column_config=NUMBERS,
             )  # fmt: skip
     st.subheader("Top movers against the period before")
     movers = latest.dropna(subset=["change"]).copy()
     movers = movers.reindex(movers["change"].abs().sort_values(ascending=False).index).head(10)
     st.dataframe(
         movers[["segment_type", "segment_value", "before", "value", "change", "sessions"]],
-        hide_index=True, width="stretch",
+        hide_index=True, width="stretch", column_config=NUMBERS,
     )  # fmt: skip
     st.caption(
         "Change = value − the period before, from the mart's rows; a segment with few sessions "

@@ -5,18 +5,12 @@ session is open shows the new snapshot without an error."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import time
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 from streamlit.testing.v1 import AppTest
 
 from dashboard.views import PAGES as APP_PAGES
@@ -24,6 +18,7 @@ from ingestion.settings import PROJECT_ROOT, Settings
 from orchestration.publish import publisher
 from orchestration.run import run_pipeline
 from tests.conftest import SMALL_WORLD, use_warehouse
+from tests.dashboard.browser import chromium_page, dashboard_server, open_page
 
 APP = PROJECT_ROOT / "dashboard" / "app.py"
 FIRST = f"{SMALL_WORLD.start:%Y-%m-%d}-00:00"
@@ -195,66 +190,20 @@ def test_a_publish_while_open_shows_the_new_snapshot(built):
 
 def test_make_dashboard_in_headless_chromium(built, tmp_path):
     """`make dashboard`'s server, every page driven in Debian's Chromium: no Streamlit exception,
-    the charts drawn, no request leaving localhost; a screenshot per page in tmp_path."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.collector.browser import CHROMIUM, CHROMIUM_FLAGS
-
-    port = _free_port()
-    env = {**os.environ, "CX_DASHBOARD_PORT": str(port)}
-    server = subprocess.Popen(
-        ["make", "--no-print-directory", "dashboard"], cwd=PROJECT_ROOT, env=env,
-        stdout=open(tmp_path / "server.log", "w"), stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, server, tmp_path / "server.log")
+    every chart drawn, no request leaving localhost; a screenshot per page in tmp_path."""
+    with dashboard_server(tmp_path / "server.log") as url, chromium_page() as page:
         outside: list[str] = []
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(
-                executable_path=CHROMIUM, headless=True,
-                args=[f for f in CHROMIUM_FLAGS if f != "--headless"],
-            )  # fmt: skip
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.on("request", lambda r: None if r.url.startswith(url) else outside.append(r.url))
-            for _, title, slug in APP_PAGES:
-                page.goto(f"{url}/{'' if slug == 'overview' else slug}?grain=day")
-                page.wait_for_selector(f"h1:has-text('{title}')", timeout=60_000)
-                page.wait_for_function(_IDLE, timeout=60_000)
-                page.screenshot(path=str(tmp_path / f"{slug}.png"), full_page=True)
-                errors = page.locator("[data-testid='stException']").all_inner_texts()
-                assert not errors, (slug, errors)
-                if slug in CHART_PAGES:
-                    page.wait_for_selector("[data-testid='stVegaLiteChart'] canvas, "
-                                           "[data-testid='stVegaLiteChart'] svg", timeout=30_000)  # fmt: skip
-            browser.close()
-        assert not outside, outside
-        assert len(list(tmp_path.glob("*.png"))) == len(APP_PAGES)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        page.on("request", lambda r: None if r.url.startswith(url) else outside.append(r.url))
+        for _, title, slug in APP_PAGES:
+            open_page(page, f"{url}/{'' if slug == 'overview' else slug}?grain=day", title)
+            page.screenshot(path=str(tmp_path / f"{slug}.png"), full_page=True)
+            errors = page.locator("[data-testid='stException']").all_inner_texts()
+            assert not errors, (slug, errors)
+            if slug in CHART_PAGES:
+                assert page.locator("[data-testid='stVegaLiteChart'] canvas, "
+                                    "[data-testid='stVegaLiteChart'] svg").count() > 0, slug  # fmt: skip
+    assert not outside, outside
+    assert len(list(tmp_path.glob("*.png"))) == len(APP_PAGES)
 
 
-# The page is idle: Streamlit's "running" indicator gone.
-_IDLE = "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
 CHART_PAGES = {"overview", "funnel", "retention", "experience", "support"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, server: subprocess.Popen, log) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(f"make dashboard exited: {log.read_text()[-2000:]}")
-        try:
-            if requests.get(f"{url}/_stcore/health", timeout=2).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"the dashboard did not come up: {log.read_text()[-2000:]}")
