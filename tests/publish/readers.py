@@ -148,7 +148,21 @@ def published_equals_warehouse(settings: Settings) -> None:
     assert len(marts) >= 14
     assert {r[0] for r in con.execute(
         "select distinct table_schema from information_schema.tables where table_catalog = 'pub'"
-    ).fetchall()} == {"marts", "_published"}  # fmt: skip
+    ).fetchall()} == {"marts", "_published", "status"}  # fmt: skip
+    # The status schema (the dashboard's view of the pipeline): counts, no raw lines.
+    assert {r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_catalog = 'pub' "
+        "and table_schema = 'status'").fetchall()} == {"alerts", "dq_results", "feeds", "quarantine"}  # fmt: skip
+    quarantined = sum(
+        con.execute(f"select count(*) from wh.raw.{feed}_quarantine").fetchone()[0]
+        for feed in ("events", "tickets", "surveys")
+        if con.execute(
+            "select count(*) from information_schema.tables where table_catalog = 'wh' "
+            "and table_schema = 'raw' and table_name = ?", [f"{feed}_quarantine"],
+        ).fetchone()[0]
+    )  # fmt: skip
+    published = con.execute("select coalesce(sum(rows), 0) from pub.status.quarantine").fetchone()
+    assert published[0] == quarantined
     for mart in marts:
         for other in (f"pub.marts.{mart}", parquet(current, mart)):
             diff = con.execute(
