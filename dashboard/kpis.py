@@ -3,13 +3,8 @@ is better. Formulas are not here: every value is read from a mart (docs/metrics.
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
-
-import yaml
-
-from ingestion.settings import PROJECT_ROOT
 
 
 @dataclass(frozen=True)
@@ -64,10 +59,3 @@ ALERT_METRIC_KPI = {
     "ticket_volume": "tickets_created",
     "first_reply_minutes": "median_first_reply_minutes",
 }
-
-
-@functools.cache
-def funnel_steps() -> tuple[str, ...]:
-    """The funnel's step names (dbt var funnel_steps): kpi_funnel_daily numbers them 1..n."""
-    project = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text())
-    return tuple(project["vars"]["funnel_steps"])

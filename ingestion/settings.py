@@ -7,6 +7,7 @@ providers (environment variables or `.dlt/secrets.toml`). Every error names the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -222,3 +223,24 @@ def partitions_start(environ: Mapping[str, str] | None = None) -> str:
             "2026-01-01T00:00 (UTC), the first hour the partitions cover"
         ) from None
     return start.strftime("%Y-%m-%d-%H:%M")
+
+
+@functools.cache
+def dbt_vars() -> dict:
+    """The dbt project's vars (dbt_project/dbt_project.yml): the one place the funnel steps, the
+    conversion event and the metric parameters are defined, read by the Python that needs them
+    (alert segments, the publish's consistency check, the dashboard's labels)."""
+    import yaml
+
+    project = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "dbt_project.yml").read_text())
+    return project["vars"]
+
+
+def funnel_steps() -> tuple[str, ...]:
+    """The funnel's steps in order (dbt var funnel_steps): step 1 is any page or screen view."""
+    return tuple(dbt_vars()["funnel_steps"])
+
+
+def conversion_event() -> str:
+    """The event that counts as an order (dbt var conversion_event)."""
+    return dbt_vars()["conversion_event"]

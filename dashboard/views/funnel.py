@@ -8,9 +8,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from dashboard import kpis
 from dashboard.data import Snapshot
 from dashboard.filters import Filters
+from ingestion.settings import funnel_steps
 
 STEP_PCTS = {"step_1_to_2_pct": "1 → 2", "step_2_to_3_pct": "2 → 3",
              "step_3_to_4_pct": "3 → 4", "step_4_to_5_pct": "4 → 5"}  # fmt: skip
@@ -57,7 +57,7 @@ def render(snap: Snapshot, f: Filters) -> None:
         id_vars=["segment_value"], value_vars=[f"step_{k}_users" for k in range(1, 6)],
         var_name="step", value_name="users",
     )  # fmt: skip
-    names = kpis.funnel_steps()
+    names = funnel_steps()
     steps["step"] = [
         f"{k} {names[k - 1]}" for k in steps["step"].str.extract(r"step_(\d)")[0].astype(int)
     ]

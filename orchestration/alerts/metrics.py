@@ -24,8 +24,10 @@ import duckdb
 import numpy as np
 import pandas as pd
 
+from ingestion.settings import funnel_steps
+
 # The funnel's steps (dbt var funnel_steps): `step` segments are nested, "reached at least".
-FUNNEL_STEPS = ("landing", "Product Viewed", "Product Added", "Checkout Started", "Order Completed")
+FUNNEL_STEPS = funnel_steps()
 
 SOURCES = {
     "sessions": """

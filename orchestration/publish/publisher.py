@@ -41,6 +41,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.settings import conversion_event
 from orchestration.publish.status import copy_status
 
 KEEP = 3
@@ -65,9 +66,10 @@ PERSON_MARTS = {
 PERSON = "stitched_user_id"
 CHANGES = "ops.person_changes"
 
-# (name, SQL returning (kpi total, fact total)) — evaluated on the snapshot before it is published,
-# and by the reader test on every query. Totals over the days the facts cover (facts older than the
-# retention horizon are purged while the KPI rows remain: docs/privacy.md).
+# (name, SQL returning (kpi total, fact total)) — evaluated on the snapshot before it is published
+# (tests/publish/reader.py checks the same totals with SQL of its own). Totals over the days the
+# facts cover (facts older than the retention horizon are purged while the KPI rows remain:
+# docs/privacy.md). The orders check's parameter is the conversion event (dbt var).
 CONSISTENCY = {
     "kpi_daily.sessions = fct_sessions": """
         select (select coalesce(sum(sessions), 0) from marts.kpi_daily
@@ -76,7 +78,7 @@ CONSISTENCY = {
     "kpi_daily.orders = fct_events orders": """
         select (select coalesce(sum(orders), 0) from marts.kpi_daily
                 where kpi_date >= (select min(cast(event_at as date)) from marts.fct_events)),
-               (select count(*) from marts.fct_events where event_name = 'Order Completed')""",
+               (select count(*) from marts.fct_events where event_name = ?)""",
     "kpi_daily.tickets_created = fct_tickets": """
         select (select coalesce(sum(tickets_created), 0) from marts.kpi_daily
                 where kpi_date >= (select min(cast(created_at as date)) from marts.fct_tickets)),
@@ -105,8 +107,9 @@ class Snapshot:
 
 def consistency(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, int]]:
     """Each check's (KPI total, fact total) on a connection to a warehouse or a published copy."""
+    params = {"kpi_daily.orders = fct_events orders": [conversion_event()]}
     return {
-        name: tuple(int(v) for v in con.execute(sql).fetchone())
+        name: tuple(int(v) for v in con.execute(sql, params.get(name, [])).fetchone())
         for name, sql in CONSISTENCY.items()
     }
 
