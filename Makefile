@@ -53,7 +53,7 @@ manifest: $(STAMP)
 		../$(BIN)/dbt parse --profiles-dir . --quiet --no-partial-parse
 
 demo-data: $(STAMP)
-	$(BIN)/python -m ingestion.simulator --out $(CX_DATA_DIR)/landing --if-missing $(DEMO_ARGS)
+	$(BIN)/python -m simulator --out $(CX_DATA_DIR)/landing --if-missing $(DEMO_ARGS)
 
 # Every hour of the demo world, as the schedules would have processed it (one backfill run over
 # the landed hours, so the alert rules judge each hour and the incident raises its alert).

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from ingestion.events.source import events_source  # noqa: E402
 from ingestion.pipelines import RAW_STORAGE, feed_pipeline  # noqa: E402
 from ingestion.settings import Settings  # noqa: E402
-from ingestion.simulator import SimConfig, load_truth, simulate  # noqa: E402
+from simulator import SimConfig, load_truth, simulate  # noqa: E402
 
 EVENTS_PER_USER_DAY = 1.95  # measured on the default simulator settings
 REFERENCE_COLUMNS = {

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.ingest import machine  # noqa: E402
-from ingestion.simulator import SimConfig, load_truth, simulate  # noqa: E402
+from simulator import SimConfig, load_truth, simulate  # noqa: E402
 
 EVENTS_PER_USER_DAY = 1.95
 START = dt.date(2026, 10, 1)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from ingestion.settings import PROJECT_ROOT
-from ingestion.simulator import SimConfig, simulate
+from simulator import SimConfig, simulate
 
 SMALL_WORLD = SimConfig(
     users=400, days=5, start=dt.date(2026, 11, 2), seed=7, incident_day=3, malformed_share=0.004

@@ -17,10 +17,10 @@ import duckdb
 import pytest
 
 from ingestion.settings import Settings
-from ingestion.simulator import SimConfig, faults, simulate
 from orchestration.definitions import defs
 from orchestration.defs.alerts.assets import cx_alerts
 from orchestration.defs.shared import WarehouseResource
+from simulator import SimConfig, faults, simulate
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from ingestion.settings import Settings
-from ingestion.simulator.api_server import RESPONSES_PATH, TICKETS_PATH, serve, state_from_landing
+from simulator.api_server import RESPONSES_PATH, TICKETS_PATH, serve, state_from_landing
 from tests.ingestion.helpers import query, run_feed
 
 

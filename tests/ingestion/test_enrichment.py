@@ -8,7 +8,7 @@ from ingestion.events.enrich import (
     countries_of_ips,
     country_of,
 )
-from ingestion.simulator.clients import PLACES
+from simulator.clients import PLACES
 from tests.ingestion.helpers import query, run_feed
 
 # (user agent, device class, OS, browser, bot) - user agents as the browsers send them.

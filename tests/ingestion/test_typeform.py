@@ -9,8 +9,8 @@ import os
 import pytest
 
 from ingestion.settings import ConfigError, Settings
-from ingestion.simulator.api_server import serve, state_from_landing
 from ingestion.surveys.typeform import TypeformForm, parse_forms
+from simulator.api_server import serve, state_from_landing
 from tests.ingestion.helpers import query, run_feed
 
 FORMS = (TypeformForm("csat_checkout", "csat"), TypeformForm("nps_relationship", "nps"))
@@ -144,8 +144,8 @@ def test_typeform_errors_name_the_setting_to_fix(typeform, monkeypatch):
 
 
 def test_the_score_field_can_be_named_by_its_ref():
-    from ingestion.simulator.api_server import typeform_item
     from ingestion.surveys.typeform import to_record
+    from simulator.api_server import typeform_item
 
     record = {"id": "r1", "survey_id": "f1", "survey_type": "nps", "score": 9, "comment": "ok",
               "respondent": {"user_id": "u1", "anonymous_id": None, "email": None},

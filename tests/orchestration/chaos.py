@@ -18,7 +18,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ingestion.simulator import simulate
+from simulator import simulate
 from tests.conftest import SMALL_WORLD
 from tests.orchestration.crash import STEPS, finish, kill_at, marts, pipeline_env, start_pipeline
 

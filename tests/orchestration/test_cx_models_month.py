@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from ingestion.settings import PROJECT_ROOT
-from ingestion.simulator import SimConfig, simulate
 from orchestration.run import run_pipeline
+from simulator import SimConfig, simulate
 from tests.conftest import use_warehouse
 from tests.ingestion.helpers import query
 

@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from ingestion.simulator.faults import file_hour
 from orchestration.run import run_pipeline
+from simulator.faults import file_hour
 from tests.ingestion.helpers import deliver, query, withhold
 from tests.orchestration.test_pipeline_e2e import _kpis, _truth_kpis
 

@@ -20,8 +20,8 @@ from pathlib import Path
 import duckdb
 
 from ingestion.settings import Settings
-from ingestion.simulator.faults import file_hour
 from orchestration.run import run_pipeline
+from simulator.faults import file_hour
 from tests.ingestion.helpers import deliver
 from tests.publish.reader import parquet
 

@@ -1,5 +1,5 @@
 """Great Expectations checks in the real hourly job: a clean 14-day world raises nothing; faults
-injected with the simulator (ingestion/simulator/faults.py) fail the right check with the right
+injected with the simulator (simulator/faults.py) fail the right check with the right
 severity, and ERRORs stop the dbt models so the last good marts stay.
 
 One scenario, hour by hour on one warehouse: the world's last day is held back from 14:00 and
@@ -17,9 +17,9 @@ import pytest
 
 from expectations import checks
 from ingestion.settings import Settings
-from ingestion.simulator import SimConfig, faults, simulate
 from orchestration.definitions import defs
 from orchestration.defs.alerts.assets import cx_pipeline_failure_alerts
+from simulator import SimConfig, faults, simulate
 
 WORLD = SimConfig(
     users=1000, days=14, start=dt.date(2026, 11, 2), seed=11, new_property_from_day=99

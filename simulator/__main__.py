@@ -1,5 +1,5 @@
 """A simulated CX world written as landing files (events, tickets, surveys) with its ground truth
-(<out>/_simulator/truth.json): python -m ingestion.simulator --out data/landing [--users N ...]."""
+(<out>/_simulator/truth.json): python -m simulator --out data/landing [--users N ...]."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import sys
 import time
 from pathlib import Path
 
-from ingestion.simulator import TRUTH_FILE, SimConfig, load_truth, simulate
+from simulator import TRUTH_FILE, SimConfig, load_truth, simulate
 
 log = logging.getLogger("cx.simulator")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ingestion.simulator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__)
     parser.add_argument("--out", type=Path, required=True, help="landing folder to write")
     parser.add_argument(
         "--users",

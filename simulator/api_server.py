@@ -9,7 +9,7 @@ with `end_of_stream: true`. Typeform's responses come newest first, `page_size` 
 400. A bearer token is required; it can answer 429 with Retry-After. Only the records updated at or
 before `now` are visible, so a test can move time forward between loads.
 
-    python -m ingestion.simulator.api_server --landing data/landing --port 8765
+    python -m simulator.api_server --landing data/landing --port 8765
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-from ingestion.simulator.delivery import ticket_page
+from simulator.delivery import ticket_page
 
 TICKETS_PATH = "/api/v2/incremental/tickets/cursor.json"
 RESPONSES_PATH = "/v1/responses"

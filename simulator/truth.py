@@ -11,8 +11,8 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import asdict
 
-from ingestion.simulator.delivery import DeliveryCounts, _parse
-from ingestion.simulator.world import World
+from simulator.delivery import DeliveryCounts, _parse
+from simulator.world import World
 
 
 def _day(ts: dt.datetime) -> str:

@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingestion.simulator.world import World, _iso
+from simulator.world import World, _iso
 
 HOUR = dt.timedelta(hours=1)
 

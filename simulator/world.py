@@ -13,8 +13,8 @@ import random
 import uuid
 from dataclasses import dataclass, field
 
-from ingestion.simulator.clients import BOTS, Client, client_of, context_of, place_of
-from ingestion.simulator.config import (
+from simulator.clients import BOTS, Client, client_of, context_of, place_of
+from simulator.config import (
     COUNTRIES,
     DEVICES,
     PERSONAS,

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ingestion.simulator.config import SimConfig
-from ingestion.simulator.delivery import deliver
-from ingestion.simulator.truth import ground_truth
-from ingestion.simulator.world import build_world
+from simulator.config import SimConfig
+from simulator.delivery import deliver
+from simulator.truth import ground_truth
+from simulator.world import build_world
 
 TRUTH_FILE = "_simulator/truth.json"
 
