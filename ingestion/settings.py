@@ -25,6 +25,45 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class TypeformForm:
+    """A form to read: its id, which survey type its score is, and optionally its score field."""
+
+    form_id: str
+    survey_type: str
+    score_ref: str | None = None
+
+    @property
+    def path(self) -> str:
+        return f"/forms/{self.form_id}/responses"
+
+
+SURVEY_TYPES = ("nps", "csat", "ces")
+
+
+def parse_forms(text: str | None, key: str = "CX_TYPEFORM_FORMS") -> tuple[TypeformForm, ...]:
+    """`form_id:survey_type[:score_field_ref]`, comma-separated (u6nXL7:nps,Xy12ab:csat:q_csat)."""
+    forms = []
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        form_id, survey_type, ref, *extra = [*(p.strip() for p in part.split(":")), None, None][:4]
+        if not form_id or survey_type not in SURVEY_TYPES or extra != [None]:
+            raise ConfigError(
+                f"{key} has {part.strip()!r}: set it to form_id:survey_type[:score_field_ref] "
+                f"pairs, comma-separated, with survey_type one of {SURVEY_TYPES} "
+                "(CX_TYPEFORM_FORMS=u6nXL7:nps,Xy12ab:csat)"
+            )
+        forms.append(TypeformForm(form_id, survey_type, ref or None))
+    if not forms:
+        raise ConfigError(
+            f"{key} is not set but CX_SURVEYS_MODE=typeform: set it to the forms to read as "
+            "form_id:survey_type pairs (CX_TYPEFORM_FORMS=u6nXL7:nps,Xy12ab:csat); the form id "
+            "is in the form's URL (https://you.typeform.com/to/u6nXL7)"
+        )
+    return tuple(forms)
+
+
+@dataclass(frozen=True)
 class Settings:
     env: str
     data_dir: Path
@@ -35,7 +74,7 @@ class Settings:
     surveys_mode: str
     tickets_api_url: str | None
     surveys_api_url: str | None  # for typeform: https://api.typeform.com unless set
-    typeform_forms: tuple  # TypeformForm of ingestion/surveys/typeform.py (CX_TYPEFORM_FORMS)
+    typeform_forms: tuple[TypeformForm, ...]  # CX_TYPEFORM_FORMS (ingestion/surveys/typeform.py)
     duckdb_memory_limit: str
     gx_dir: Path  # Great Expectations project root (GX writes <it>/gx: suites, results, Data Docs)
     analytics_path: Path  # the published read-only copy of the marts analysts query
@@ -76,8 +115,6 @@ class Settings:
                 )
         typeform_forms = ()
         if modes["surveys"] == "typeform":
-            from ingestion.surveys.typeform import parse_forms  # it reads secrets through here
-
             typeform_forms = parse_forms(environ.get("CX_TYPEFORM_FORMS"))
         return cls(
             env=env,

@@ -84,6 +84,17 @@ def last_judged_hour(warehouse) -> dt.datetime | None:
         return None
 
 
+def recompute_kpis(instance: dg.DagsterInstance, first_day: str, last_day: str) -> None:
+    """The KPI job over days (rebuilt from the facts as they are now, then published): what an
+    erasure needs once the person's rows are gone."""
+    result = run_job(instance, "cx_daily_kpis", first_day, last_day)
+    if not result.success:
+        raise RuntimeError(
+            f"KPI recompute for {first_day}..{last_day} failed (run {result.run_id}): the "
+            "person's rows are deleted; re-run `python -m orchestration.run backfill` for those days"
+        )
+
+
 def run_pipeline(
     instance: dg.DagsterInstance, first: str, last: str | None = None, raise_on_error: bool = True
 ) -> list[dg.ExecuteInProcessResult]:

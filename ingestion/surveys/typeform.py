@@ -19,7 +19,6 @@ An item without a score answer is quarantined as `missing_score`, like any other
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import dlt
 from dlt.sources.helpers.rest_client import RESTClient
@@ -27,7 +26,7 @@ from dlt.sources.helpers.rest_client.auth import BearerTokenAuth
 from dlt.sources.helpers.rest_client.paginators import BasePaginator
 from requests import HTTPError, Request, Response
 
-from ingestion.settings import ConfigError, secret, secret_env_name
+from ingestion.settings import ConfigError, TypeformForm, secret, secret_env_name
 
 DEFAULT_URL = "https://api.typeform.com"
 TOKEN_KEY = "sources.typeform.access_token"
@@ -35,45 +34,6 @@ SCORE_FIELDS = ("nps", "opinion_scale", "rating")
 TEXT_FIELDS = ("long_text", "short_text")
 HIDDEN_PERSON = ("user_id", "anonymous_id", "email")
 MAX_PAGE_SIZE = 1000  # Typeform's limit
-
-
-@dataclass(frozen=True)
-class TypeformForm:
-    """A form to read: its id, which survey type its score is, and optionally its score field."""
-
-    form_id: str
-    survey_type: str
-    score_ref: str | None = None
-
-    @property
-    def path(self) -> str:
-        return f"/forms/{self.form_id}/responses"
-
-
-SURVEY_TYPES = ("nps", "csat", "ces")
-
-
-def parse_forms(text: str | None, key: str = "CX_TYPEFORM_FORMS") -> tuple[TypeformForm, ...]:
-    """`form_id:survey_type[:score_field_ref]`, comma-separated (u6nXL7:nps,Xy12ab:csat:q_csat)."""
-    forms = []
-    for part in (text or "").split(","):
-        if not part.strip():
-            continue
-        form_id, survey_type, ref, *extra = [*(p.strip() for p in part.split(":")), None, None][:4]
-        if not form_id or survey_type not in SURVEY_TYPES or extra != [None]:
-            raise ConfigError(
-                f"{key} has {part.strip()!r}: set it to form_id:survey_type[:score_field_ref] "
-                f"pairs, comma-separated, with survey_type one of {SURVEY_TYPES} "
-                "(CX_TYPEFORM_FORMS=u6nXL7:nps,Xy12ab:csat)"
-            )
-        forms.append(TypeformForm(form_id, survey_type, ref or None))
-    if not forms:
-        raise ConfigError(
-            f"{key} is not set but CX_SURVEYS_MODE=typeform: set it to the forms to read as "
-            "form_id:survey_type pairs (CX_TYPEFORM_FORMS=u6nXL7:nps,Xy12ab:csat); the form id "
-            "is in the form's URL (https://you.typeform.com/to/u6nXL7)"
-        )
-    return tuple(forms)
 
 
 class BeforeTokenPaginator(BasePaginator):

@@ -34,10 +34,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "erase":
-        report = erasure.erase(
-            settings, user_id=args.user_id, anonymous_id=args.anonymous_id, email=args.email,
-            requested_by=args.requested_by,
-        )  # fmt: skip
+        import dagster as dg
+
+        from orchestration.run import recompute_kpis
+
+        with dg.DagsterInstance.get() as instance:
+            report = erasure.erase(
+                settings, user_id=args.user_id, anonymous_id=args.anonymous_id,
+                email=args.email, requested_by=args.requested_by,
+                recompute_kpis=lambda first, last: recompute_kpis(instance, first, last),
+            )  # fmt: skip
         print(json.dumps({"request_id": report.request_id,
                           "identities": {k: len(v) for k, v in report.identities.as_dict().items()},
                           "rows_deleted": report.rows_deleted, "kpi_days": report.kpi_days,

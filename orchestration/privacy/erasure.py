@@ -28,7 +28,7 @@ import json
 import shutil
 import time
 import uuid
-from contextlib import nullcontext
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,10 +219,12 @@ def erase(
     anonymous_id: str | None = None,
     email: str | None = None,
     requested_by: str = "",
-    instance=None,
+    recompute_kpis: Callable[[str, str], None],
 ) -> ErasureReport:
-    """Erase one person (see the module docstring); `instance`: the Dagster instance the KPI
-    recompute runs in (default: DAGSTER_HOME's)."""
+    """Erase one person (see the module docstring). `recompute_kpis(first_day, last_day)`
+    rebuilds the KPI marts of the person's days from the facts they are now gone from, and
+    republishes (the caller runs the pipeline's KPI job: orchestration.run.recompute_kpis); the
+    older published copies are dropped after it."""
     given = [(k, v) for k, v in (("user_id", user_id), ("anonymous_id", anonymous_id),
                                  ("email", email)) if v]  # fmt: skip
     if len(given) != 1:
@@ -259,7 +261,7 @@ def erase(
             )
         deleted = delete_person(con, found)
     if days:
-        _recompute_kpis(days, instance)
+        recompute_kpis(*days)
     _drop_copies(settings)
     with duckdb.connect(str(settings.duckdb_path)) as con:
         con.execute(
@@ -268,22 +270,6 @@ def erase(
             [dt.datetime.now(dt.UTC), json.dumps(deleted), request_id],
         )
     return ErasureReport(request_id, found, deleted, days, time.monotonic() - started)
-
-
-def _recompute_kpis(days: tuple[str, str], instance) -> None:
-    """The KPI marts of the person's days, from the facts they are now gone from; the job's
-    publish step then replaces the analysts' copy."""
-    import dagster as dg
-
-    from orchestration.run import run_job
-
-    with dg.DagsterInstance.get() if instance is None else nullcontext(instance) as inst:
-        result = run_job(inst, "cx_daily_kpis", days[0], days[1])
-    if not result.success:
-        raise RuntimeError(
-            f"KPI recompute for {days[0]}..{days[1]} failed (run {result.run_id}): the person's "
-            "rows are deleted; re-run `python -m orchestration.run backfill` for those days"
-        )
 
 
 def _drop_copies(settings: Settings) -> None:

@@ -8,8 +8,7 @@ import os
 
 import pytest
 
-from ingestion.settings import ConfigError, Settings
-from ingestion.surveys.typeform import TypeformForm, parse_forms
+from ingestion.settings import ConfigError, Settings, TypeformForm, parse_forms
 from simulator.api_server import serve, state_from_landing
 from tests.ingestion.helpers import query, run_feed
 
