@@ -41,10 +41,6 @@ def analytics_path() -> Path:
     return Settings.from_env().analytics_path
 
 
-def dagster_url() -> str:
-    return os.environ.get("CX_DAGSTER_URL", "http://127.0.0.1:3000").rstrip("/")
-
-
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _connection(path: str, inode: int, changed_ns: int) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the file with this inode (a new file after a publish: a new

@@ -281,3 +281,29 @@ def funnel_steps() -> tuple[str, ...]:
 def conversion_event() -> str:
     """The event that counts as an order (dbt var conversion_event)."""
     return dbt_vars()["conversion_event"]
+
+
+# The schedules' crons (UTC): read when the Dagster definitions load, from here like every setting.
+CRONS = {
+    "CX_HOURLY_CRON": "10 * * * *",  # cx_hourly: the latest complete hour
+    "CX_KPI_CRON": "40 * * * *",  # cx_daily_kpis: that hour's day, then the publish
+    "CX_RETENTION_CRON": "20 3 * * *",  # cx_retention: the daily purge
+}
+
+
+def cron(key: str, environ: Mapping[str, str] | None = None) -> str:
+    """A schedule's cron from the environment (CRONS: key and default), checked: five fields."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(key) or CRONS[key]
+    if len(value.split()) != 5:
+        raise ConfigError(
+            f"{key}={value!r} is not a cron schedule: write five fields, minute hour day month "
+            f"weekday (UTC), like the default {CRONS[key]!r}"
+        )
+    return value
+
+
+def dagster_url(environ: Mapping[str, str] | None = None) -> str:
+    """Where the Dagster UI is served (CX_DAGSTER_URL): the dashboard links to it."""
+    environ = os.environ if environ is None else environ
+    return (environ.get("CX_DAGSTER_URL") or "http://127.0.0.1:3000").rstrip("/")

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.data import Snapshot, dagster_url
+from dashboard.data import Snapshot
 from dashboard.filters import Filters
-from ingestion.settings import PROJECT_ROOT, Settings
+from ingestion.settings import PROJECT_ROOT, Settings, dagster_url
 
 
 def render(snap: Snapshot, f: Filters) -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from ingestion.settings import CollectorSettings, ConfigError, Settings, secret
+from ingestion.settings import CollectorSettings, ConfigError, Settings, cron, secret
 
 
 def test_defaults_put_everything_under_the_data_dir(tmp_path):
@@ -63,3 +63,11 @@ def test_collector_write_keys_map_to_sources(tmp_path):
     assert dict(settings.write_keys) == {"wk1": "web", "wk2": "ios"}
     assert (settings.host, settings.port, settings.rotate_seconds) == ("127.0.0.1", 8088, 60.0)
     assert settings.spool_dir == tmp_path / "collector" / "spool"
+
+
+def test_schedule_crons_come_from_settings_and_are_checked():
+    assert cron("CX_KPI_CRON", {}) == "40 * * * *"
+    assert cron("CX_KPI_CRON", {"CX_KPI_CRON": "5 * * * *"}) == "5 * * * *"
+    with pytest.raises(ConfigError) as error:
+        cron("CX_HOURLY_CRON", {"CX_HOURLY_CRON": "every hour"})
+    assert "CX_HOURLY_CRON" in str(error.value) and "'10 * * * *'" in str(error.value)

@@ -11,12 +11,11 @@ DuckDB: their steps share the duckdb_writer pool, so runs queue instead of colli
 """
 
 import datetime as dt
-import os
 from pathlib import Path
 
 import dagster as dg
 
-from ingestion.settings import Settings
+from ingestion.settings import CRONS, Settings, cron
 from orchestration.defs.shared import DAILY, DUCKDB_POOL, HOURLY
 from orchestration.defs.transform.assets import cx_dbt_daily_kpis, cx_dbt_hourly
 from orchestration.recovery import recover_dead_runs, report_pool_waits
@@ -63,15 +62,13 @@ def _run_requests(hour_key: str, run_key: str | None) -> list[dg.RunRequest]:
     ]
 
 
-def _hourly_schedule(
-    name: str, job, cron_env: str, cron: str, which: int, text: str
-) -> dg.ScheduleDefinition:
+def _hourly_schedule(name: str, job, cron_env: str, which: int, text: str) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=name,
-        cron_schedule=os.environ.get(cron_env, cron),
+        cron_schedule=cron(cron_env),
         job=job,
         execution_timezone="UTC",
-        description=f"Every hour ({cron_env}, default '{cron}'): {text}",
+        description=f"Every hour ({cron_env}, default '{CRONS[cron_env]}'): {text}",
     )
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
         return _run_requests(latest_complete_hour(context.scheduled_execution_time), None)[which]
@@ -80,12 +77,12 @@ def _hourly_schedule(
 
 
 cx_hourly_schedule = _hourly_schedule(
-    "cx_hourly_schedule", cx_hourly, "CX_HOURLY_CRON", "10 * * * *",
-    0, "load and model the latest complete hour.",
+    "cx_hourly_schedule", cx_hourly, "CX_HOURLY_CRON", 0,
+    "load and model the latest complete hour.",
 )  # fmt: skip
 cx_daily_kpis_schedule = _hourly_schedule(
-    "cx_daily_kpis_schedule", cx_daily_kpis, "CX_KPI_CRON", "40 * * * *",
-    1, "after the hourly run, the KPI marts of that hour's day.",
+    "cx_daily_kpis_schedule", cx_daily_kpis, "CX_KPI_CRON", 1,
+    "after the hourly run, the KPI marts of that hour's day.",
 )  # fmt: skip
 
 

@@ -2,10 +2,9 @@
 (orchestration/privacy/retention.py) every day, in the cx_retention job. Erasure requests run
 from the shell: `python -m orchestration.privacy erase …` (docs/privacy.md)."""
 
-import os
-
 import dagster as dg
 
+from ingestion.settings import CRONS, cron
 from orchestration.defs.shared import DUCKDB_POOL, WarehouseResource
 from orchestration.privacy import retention
 
@@ -44,9 +43,10 @@ cx_retention_job = dg.define_asset_job(
 cx_retention_schedule = dg.ScheduleDefinition(
     name="cx_retention_schedule",
     job=cx_retention_job,
-    cron_schedule=os.environ.get("CX_RETENTION_CRON", "20 3 * * *"),
+    cron_schedule=cron("CX_RETENTION_CRON"),
     execution_timezone="UTC",
-    description="Daily (CX_RETENTION_CRON, default '20 3 * * *'): the retention purge.",
+    description=f"Daily (CX_RETENTION_CRON, default '{CRONS['CX_RETENTION_CRON']}'): the "
+    "retention purge.",
 )
 
 defs = dg.Definitions(
