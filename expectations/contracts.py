@@ -1,5 +1,7 @@
 """Schema contracts: the columns (and, for events, the property keys) each raw table and mart is
-expected to have, one YAML file per table under expectations/contracts/<schema>/<table>.yml.
+expected to have. A raw table's is a YAML file under expectations/contracts/raw/<table>.yml; a
+mart's is the contract dbt already enforces (the model's yml: every column with its data_type,
+read from dbt's manifest), so it is defined once.
 
     columns:
       id: {type: BIGINT, required: true}   # required: present, of this type, non-null in every
@@ -9,7 +11,7 @@ expected to have, one YAML file per table under expectations/contracts/<schema>/
 A column (or property key) that is not in the contract is drift to look at (WARN); a required
 column that is missing, retyped or empty is an ERROR that blocks the models downstream.
 
-Write or refresh contracts from a warehouse built from a clean world:
+Write or refresh a raw table's contract from a warehouse built from a clean world:
 
     python -m expectations.contracts --warehouse data/warehouse.duckdb [--table raw.tickets]
 
@@ -19,6 +21,8 @@ Columns that are never null there become required; review the diff before commit
 from __future__ import annotations
 
 import argparse
+import functools
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +30,12 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from ingestion.settings import PROJECT_ROOT
+
 CONTRACTS_DIR = Path(__file__).parent / "contracts"
+DBT_MANIFEST = PROJECT_ROOT / "dbt_project" / "target" / "manifest.json"
+# dbt's cross-database type names that DuckDB spells otherwise (the rest: the same, upper-cased).
+DBT_TYPES = {"string": "VARCHAR"}
 RAW_TABLES = ("events", "tickets", "survey_responses")
 # dlt's bookkeeping columns: present in every raw table, owned by dlt, not part of a feed's contract.
 DLT_COLUMNS = frozenset({"_dlt_load_id", "_dlt_id"})
@@ -51,9 +60,36 @@ def contract_path(table: str) -> Path:
     return CONTRACTS_DIR / schema / f"{name}.yml"
 
 
+@functools.cache
+def _manifest_nodes(path: Path, mtime_ns: int) -> dict:
+    return json.loads(path.read_text())["nodes"]
+
+
+def mart_contract(table: str, manifest: Path = DBT_MANIFEST) -> Contract:
+    """A mart's contract as dbt enforces it (every column present, with its type)."""
+    if not manifest.exists():
+        raise FileNotFoundError(
+            f"no dbt manifest at {manifest}: run `make manifest` (the marts' contracts are read "
+            "from it)"
+        )
+    name = table.split(".", 1)[1]
+    node = _manifest_nodes(manifest, manifest.stat().st_mtime_ns).get(f"model.cx_warehouse.{name}")
+    if node is None or not node["config"].get("contract", {}).get("enforced"):
+        raise LookupError(
+            f"{table} has no enforced dbt contract: add `config: {{contract: {{enforced: true}}}}` "
+            "and every column's data_type to its model yml"
+        )
+    columns = {
+        column: DBT_TYPES.get(spec["data_type"].lower(), spec["data_type"].upper())
+        for column, spec in node["columns"].items()
+    }
+    return Contract(table, columns, frozenset(columns), None, manifest)
+
+
 def load_contract(table: str) -> Contract:
-    """A raw table's contract, or a mart's (for marts, every column is required to be present
-    with its type)."""
+    """A raw table's contract (its YAML), or a mart's (dbt's enforced contract)."""
+    if table.startswith("marts."):
+        return mart_contract(table)
     path = contract_path(table)
     if not path.exists():
         raise FileNotFoundError(
@@ -62,11 +98,7 @@ def load_contract(table: str) -> Contract:
         )
     doc = yaml.safe_load(path.read_text())
     columns = {name: spec["type"] for name, spec in doc["columns"].items()}
-    required = frozenset(
-        name
-        for name, spec in doc["columns"].items()
-        if spec.get("required") or not table.startswith("raw.")
-    )
+    required = frozenset(name for name, spec in doc["columns"].items() if spec.get("required"))
     keys = doc.get("property_keys")
     return Contract(table, columns, required, frozenset(keys) if keys is not None else None, path)
 
@@ -90,15 +122,9 @@ def snapshot(con: duckdb.DuckDBPyConnection, table: str) -> dict:
     names = list(types)
     counts = ", ".join(f'count("{column}")' for column in names)
     total, *non_null = con.execute(f"select count(*), {counts} from {table}").fetchone()
-    raw = table.startswith(
-        "raw."
-    )  # marts: every column is expected with its type; nulls are dbt tests' job
     doc: dict = {
         "columns": {
-            column: {
-                "type": types[column],
-                **({"required": True} if raw and n == total > 0 else {}),
-            }
+            column: {"type": types[column], **({"required": True} if n == total > 0 else {})}
             for column, n in zip(names, non_null, strict=True)
         }
     }
@@ -129,20 +155,19 @@ def write_contract(table: str, doc: dict) -> Path:
     return path
 
 
-def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
-    rows = con.execute(
-        "select table_name from information_schema.tables where table_schema = 'marts' order by 1"
-    ).fetchall()
-    return [f"marts.{name}" for (name,) in rows]
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m expectations.contracts", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m expectations.contracts", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     parser.add_argument("--warehouse", type=Path, required=True)
-    parser.add_argument("--table", action="append", help="schema.table (default: raw and marts)")
+    parser.add_argument("--table", action="append", help="raw.<table> (default: every raw table)")
     args = parser.parse_args(argv)
+    tables = args.table or [f"raw.{t}" for t in RAW_TABLES]
+    for table in tables:
+        if not table.startswith("raw."):
+            parser.error(f"{table}: a mart's contract is dbt's (its model yml), not written here")
     with duckdb.connect(str(args.warehouse), read_only=True) as con:
-        tables = args.table or [f"raw.{t}" for t in RAW_TABLES] + mart_tables(con)
         for table in tables:
             sys.stdout.write(f"{write_contract(table, snapshot(con, table))}\n")
     return 0

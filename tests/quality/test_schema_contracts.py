@@ -40,3 +40,23 @@ def test_mart_changes_fail_with_their_severity(con, tmp_path, change, severity, 
     assert not outcome.passed
     assert outcome.severity == severity
     assert named in outcome.message
+
+
+def test_a_marts_contract_is_dbts(tmp_path):
+    """A mart's contract is read from dbt's manifest (string -> VARCHAR, others upper-cased); a
+    model without an enforced contract is refused with the fix."""
+    import json
+
+    from expectations.contracts import mart_contract
+
+    manifest = tmp_path / "manifest.json"
+    node = {"config": {"contract": {"enforced": True}},
+            "columns": {"day": {"data_type": "date"}, "name": {"data_type": "string"}}}  # fmt: skip
+    loose = {"config": {}, "columns": {"x": {"data_type": "bigint"}}}
+    manifest.write_text(json.dumps({"nodes": {"model.cx_warehouse.kpi_x": node,
+                                              "model.cx_warehouse.loose": loose}}))  # fmt: skip
+    contract = mart_contract("marts.kpi_x", manifest)
+    assert contract.columns == {"day": "DATE", "name": "VARCHAR"}
+    assert contract.required == {"day", "name"}
+    with pytest.raises(LookupError, match="enforced"):
+        mart_contract("marts.loose", manifest)
