@@ -3,9 +3,8 @@ week after."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import altair as alt
+import pandas as pd
 import streamlit as st
 
 from dashboard.data import Snapshot
@@ -20,28 +19,30 @@ MEASURES = {
 def render(snap: Snapshot, f: Filters) -> None:
     st.title("Retention")
     st.caption(
-        "marts.kpi_retention_weekly — cohorts by the week (Monday, UTC) of a person's first "
-        "session; cohorts starting in the chosen dates. The newest weeks are partial."
+        "marts.kpi_retention_weekly — cohorts by the week (Monday, UTC) a person was first "
+        "seen, every cohort up to the chosen end date (retention reads back from there). The "
+        "newest weeks are partial."
     )
     measure = st.radio(
         "Measure", list(MEASURES), format_func=MEASURES.get, horizontal=True, key="retention_m"
     )
     rows = snap.query(
-        "select * from marts.kpi_retention_weekly where cohort_week >= ? and cohort_week < ? "
+        "select * from marts.kpi_retention_weekly where cohort_week < ? "
         "order by cohort_week, week_number",
-        (f.start - dt.timedelta(days=6), f.end_exclusive),
+        (f.end_exclusive,),
     )
     if rows.empty:
         st.info("No cohorts in this date range.")
         return
-    rows["cohort"] = rows["cohort_week"].astype(str) + " (" + rows["cohort_users"].astype(str) + ")"
+    rows["cohort_week"] = pd.to_datetime(rows["cohort_week"]).dt.strftime("%Y-%m-%d")
+    rows["cohort"] = rows["cohort_week"] + " (" + rows["cohort_users"].map("{:,}".format) + ")"
     base = alt.Chart(rows).encode(
-        x=alt.X("week_number:O", title="weeks after the first"),
+        x=alt.X("week_number:O", title="weeks after the first", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("cohort:O", title="cohort week (people)"),
     )
     heat = base.mark_rect().encode(
         color=alt.Color(f"{measure}:Q", title="%", scale=alt.Scale(scheme="blues", domain=[0, 100])),
-        tooltip=["cohort_week:T", "week_number", "cohort_users", "active_users_on",
+        tooltip=["cohort_week:N", "week_number", "cohort_users", "active_users_on",
                  "active_users_on_or_after", measure],
     )  # fmt: skip
     text = base.mark_text(baseline="middle").encode(text=alt.Text(f"{measure}:Q", format=".1f"))
