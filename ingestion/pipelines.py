@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import dlt
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-from ingestion.common.warehouse import connect_warehouse
+from ingestion.common.warehouse import connect_warehouse_waiting
 from ingestion.settings import Settings
 
 RAW_DATASET = "raw"
@@ -28,6 +28,8 @@ _CONFIG = {
     "load.workers": 1,
 }
 # How the warehouse connection of a feed run writes the raw tables.
+# How long a feed waits for another process to let go of the warehouse before failing.
+WRITER_WAIT_SECONDS = 120
 RAW_STORAGE = {
     # Raw rows carry their file and line; their physical order does not matter, and inserting
     # without keeping it is ~40% faster on large loads.
@@ -52,10 +54,10 @@ def feed_pipeline(name: str, settings: Settings) -> Iterator[dlt.Pipeline]:
     for key, value in _CONFIG.items():
         dlt.config[key] = value
     settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-    con = connect_warehouse(
-        settings.duckdb_path,
+    con = connect_warehouse_waiting(
+        settings.duckdb_path, WRITER_WAIT_SECONDS,
         config={"memory_limit": settings.duckdb_memory_limit, **RAW_STORAGE},
-    )
+    )  # fmt: skip
     try:
         yield dlt.pipeline(
             pipeline_name=name,

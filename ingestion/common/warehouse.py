@@ -7,10 +7,14 @@ file, which process, and what to do instead of DuckDB's bare "Could not set lock
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 from pathlib import Path
 
 import duckdb
+
+log = logging.getLogger(__name__)
 
 
 class WarehouseLocked(RuntimeError):
@@ -32,3 +36,25 @@ def connect_warehouse(
             "and run again. Analysts, notebooks and BI tools read the published copy "
             "(CX_ANALYTICS_PATH, docs/analysts.md), never the pipeline's file."
         ) from None
+
+
+def connect_warehouse_waiting(
+    path: Path | str, wait_seconds: float, config: dict | None = None
+) -> duckdb.DuckDBPyConnection:
+    """connect_warehouse for a run's writer: while another process holds the file, wait (up to
+    `wait_seconds`) instead of failing at once. The duckdb_writer pool serializes the runs'
+    writers, but two runs launched in the same instant can both claim its one slot for their
+    first step (seen under `dagster dev`), and a short read-only look at the file (a summary)
+    should delay a scheduled run, not fail it. Past the wait, the same WarehouseLocked error."""
+    deadline = time.monotonic() + wait_seconds
+    pause = 0.25
+    while True:
+        try:
+            return connect_warehouse(path, config=config)
+        except WarehouseLocked as held:
+            if time.monotonic() + pause > deadline:
+                raise
+            if pause == 0.25:
+                log.warning("waiting up to %.0f s for the warehouse: %s", wait_seconds, held)
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
