@@ -16,10 +16,17 @@ import requests
 from ingestion.settings import PROJECT_ROOT
 from tests.collector.browser import CHROMIUM, CHROMIUM_FLAGS
 
-# The page is idle (Streamlit's "running" indicator gone) and every chart is drawn.
-SETTLED = """() => !document.querySelector('[data-testid="stStatusWidget"]') &&
-    [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-        .every(c => c.querySelector('canvas, svg'))"""
+# The page's script has finished (the app root's script state, which Streamlit's own browser
+# tests read; the "running" widget can be absent for a moment after the title is drawn), no
+# element is still a loading placeholder, and every chart is drawn.
+SETTLED = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    return app && app.getAttribute('data-test-script-state') === 'notRunning' &&
+        !document.querySelector('[data-testid="stStatusWidget"]') &&
+        !document.querySelector('[data-testid="stSkeleton"]') &&
+        [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+            .every(c => c.querySelector('canvas, svg'));
+}"""
 
 
 def _free_port() -> int:
