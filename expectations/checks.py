@@ -26,14 +26,11 @@ import pandas as pd
 import yaml
 
 from expectations import gx_runner
-from expectations.contracts import Contract, load_contract, table_columns
+from expectations.contracts import FEEDS, Contract, load_contract, table_columns
 from expectations.gx_runner import ERROR, WARN, Validation
 
 RULES_PATH = Path(__file__).parent / "rules.yml"
 BATCH_TABLE = "dq_batch_loads"
-# Each raw table: its feed (ledger/quarantine prefix) and the column freshness is measured on.
-FEEDS = {"events": ("events", "received_at"), "tickets": ("tickets", "updated_at"),
-         "survey_responses": ("surveys", "updated_at")}  # fmt: skip
 
 
 @functools.cache

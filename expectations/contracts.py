@@ -37,6 +37,9 @@ DBT_MANIFEST = PROJECT_ROOT / "dbt_project" / "target" / "manifest.json"
 # dbt's cross-database type names that DuckDB spells otherwise (the rest: the same, upper-cased).
 DBT_TYPES = {"string": "VARCHAR"}
 RAW_TABLES = ("events", "tickets", "survey_responses")
+# Each raw table: its feed (ledger/quarantine prefix) and the column freshness is measured on.
+FEEDS = {"events": ("events", "received_at"), "tickets": ("tickets", "updated_at"),
+         "survey_responses": ("surveys", "updated_at")}  # fmt: skip
 # dlt's bookkeeping columns: present in every raw table, owned by dlt, not part of a feed's contract.
 DLT_COLUMNS = frozenset({"_dlt_load_id", "_dlt_id"})
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import duckdb
 
-from expectations.checks import FEEDS
+from expectations.contracts import FEEDS
 
 SCHEMA = "status"
 
