@@ -32,6 +32,7 @@ import duckdb
 
 from ingestion.common.warehouse import WarehouseLocked, connect_warehouse
 from ingestion.settings import Settings
+from orchestration.alerts.engine import last_judged
 from orchestration.defs.automation.jobs import (
     latest_complete_hour,
     newest_landing_file,
@@ -79,7 +80,7 @@ def last_judged_hour(warehouse) -> dt.datetime | None:
         return None
     try:
         with connect_warehouse(warehouse, read_only=True) as con:
-            return con.execute("select max(hour) from ops.alert_evaluations").fetchone()[0]
+            return last_judged(con)
     except (duckdb.CatalogException, WarehouseLocked):  # no table yet; the run says it is held
         return None
 
@@ -134,18 +135,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     backfill.add_argument("--to", dest="last", required=True, help="last hour, YYYY-MM-DD-HH:00")
     args = parser.parse_args(argv)
+    settings = Settings.from_env()
     if args.command == "latest":
         first = last = latest_complete_hour(dt.datetime.now(dt.UTC))
     elif args.command == "landed":
-        newest = newest_landing_file(Settings.from_env().landing_dir)
+        newest = newest_landing_file(settings.landing_dir)
         if newest is None:
             parser.error("no landing files: generate the demo world with `make demo-data`")
         # A file's modification time is the end of its delivery hour.
         first = last = latest_complete_hour(dt.datetime.fromtimestamp(newest[0], dt.UTC))
         if args.all:
-            oldest = oldest_landing_file(Settings.from_env().landing_dir)
+            oldest = oldest_landing_file(settings.landing_dir)
             first = latest_complete_hour(dt.datetime.fromtimestamp(oldest[0], dt.UTC))
-            judged = last_judged_hour(Settings.from_env().duckdb_path)
+            judged = last_judged_hour(settings.duckdb_path)
             if judged is not None:
                 first = min(max(first, f"{judged + dt.timedelta(hours=1):%Y-%m-%d-%H:%M}"), last)
     else:

@@ -11,6 +11,7 @@ import duckdb
 from expectations.contracts import RAW_TABLES
 from expectations.gx_runner import docs_index
 from ingestion.settings import Settings
+from orchestration.alerts.notify import segment_line
 
 QUARANTINE_TABLES = ("events_quarantine", "tickets_quarantine", "surveys_quarantine")
 KPIS = (
@@ -89,11 +90,7 @@ def _print_alerts(con: duckdb.DuckDBPyConnection) -> None:
         top = explained[0] if explained else {}
         print(f"    {severity.upper():<8} {rule}: opened {opened_hour:%Y-%m-%d %H}:00 UTC — {text}")
         if top:
-            print(
-                f"             explained by {top['label']} "
-                f"({100 * top['share_of_change']:.0f}% of the change: {top['value']} vs "
-                f"{top['baseline']} before)"
-            )
+            print(f"             explained by {segment_line(top)}")
         if escalated is not None:
             print(f"             escalated to {severity} at {escalated:%Y-%m-%d %H:%M} UTC")
         print(

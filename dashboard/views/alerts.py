@@ -11,11 +11,12 @@ import streamlit as st
 from dashboard import kpis
 from dashboard.data import Snapshot
 from dashboard.filters import DIMENSIONS, Filters
+from orchestration.alerts.notify import segment_line
 
 RECENT = 50
 
 
-def segments_link(alert: pd.Series) -> dict[str, str]:
+def segments_link(alert: pd.Series, explained: list[dict]) -> dict[str, str]:
     """The Segments page's URL parameters for an alert: its KPI, at hour grain, the days it
     spans, and the dimension of its top explaining segment (when it is one the marts have)."""
     last = alert["resolved_hour"] if pd.notna(alert["resolved_hour"]) else alert["last_hour"]
@@ -25,7 +26,6 @@ def segments_link(alert: pd.Series) -> dict[str, str]:
         "from": f"{alert['opened_hour']:%Y-%m-%d}",
         "to": f"{(last if pd.notna(last) else alert['opened_hour']):%Y-%m-%d}",
     }
-    explained = json.loads(alert["segments"]) if alert["segments"] else []
     for dim, value in explained[0]["segment"].items() if explained else []:
         if dim in DIMENSIONS and not isinstance(value, list):
             params.update(dim=dim, values=str(value))
@@ -33,16 +33,8 @@ def segments_link(alert: pd.Series) -> dict[str, str]:
     return params
 
 
-def _explanation(segments: str | None) -> str:
-    """The explaining segments as a markdown list: label, share of the change, value vs before."""
-    found = json.loads(segments) if segments else []
-    if not found:
-        return "no single segment explains it"
-    return "\n".join(
-        f"- **{s['label']}**: {100 * s['share_of_change']:.0f}% of the change "
-        f"({s['value']} vs {s['baseline']} before, {s['rows']:,} rows)"
-        for s in found[:3]
-    )
+def explaining_segments(alert: pd.Series) -> list[dict]:
+    return json.loads(alert["segments"]) if alert["segments"] else []
 
 
 def render(snap: Snapshot, f: Filters) -> None:
@@ -70,13 +62,15 @@ def render(snap: Snapshot, f: Filters) -> None:
                 )  # fmt: skip
             )
             st.markdown(f"{alert['description']}")
+            explained = explaining_segments(alert)
+            lines = "\n".join(f"- {segment_line(s)}" for s in explained[:3])
             st.markdown(
                 f"Value {alert['opened_value']:,.2f} when opened, baseline "
-                f"{alert['baseline']:,.2f}. Explained by:\n{_explanation(alert['segments'])}"
+                f"{alert['baseline']:,.2f}. Explained by:\n"
+                + (lines or "no single segment explains it")
             )
-            link = segments_link(alert)
+            link = segments_link(alert, explained)
             where = f"{link['dim']} = {link['values']}, " if "dim" in link else ""
-            explained = json.loads(alert["segments"]) if alert["segments"] else []
             unsplit = sorted(
                 {d for d in (explained[0]["segment"] if explained else {}) if d not in DIMENSIONS}
             )

@@ -72,7 +72,10 @@ def _open_alert(con, rule: str) -> dict | None:
     return None if rows.empty else rows.iloc[0].to_dict()
 
 
-def _last_judged(con, rule: str) -> dt.datetime | None:
+def last_judged(con, rule: str | None = None) -> dt.datetime | None:
+    """The latest hour `rule` (any rule: None) was judged; None before the first judgement."""
+    if rule is None:
+        return con.execute("select max(hour) from ops.alert_evaluations").fetchone()[0]
     return con.execute(
         "select max(hour) from ops.alert_evaluations where rule = ?", [rule]
     ).fetchone()[0]
@@ -85,9 +88,7 @@ def evaluate(
     judgements made."""
     ensure_tables(con)
     hours = sorted(_naive(h) for h in hours)
-    plan = {
-        rule.name: _hours_to_judge(hours, _last_judged(con, rule.name)) for rule in config.rules
-    }
+    plan = {rule.name: _hours_to_judge(hours, last_judged(con, rule.name)) for rule in config.rules}
     needed: dict[str, set] = {}
     for rule in config.rules:
         for hour in plan[rule.name]:

@@ -126,11 +126,7 @@ def alert_message(transition) -> tuple[str, str, dict]:
         lines.append(f"resolved at hour {alert['resolved_hour']:%Y-%m-%d %H:00} UTC")
     if segments and transition.event != "resolved":
         lines.append("Where (share of the change if this segment alone were back to normal):")
-        lines += [
-            f"  {s['label']}: {_fmt(s['value'])} vs {_fmt(s['baseline'])}, "
-            f"{s['share_of_change']:.0%} of the change"
-            for s in segments
-        ]
+        lines += [f"  {segment_line(s)}" for s in segments]
     payload = {
         "event": transition.event,
         "alert_id": alert["alert_id"],
@@ -154,6 +150,15 @@ def alert_message(transition) -> tuple[str, str, dict]:
         "description": rule.description,
     }
     return subject, "\n".join(lines), payload
+
+
+def segment_line(segment: dict) -> str:
+    """One explaining segment (judge.explain's dict) as the notifications, the run summary and
+    the dashboard show it: label, its value against before, its share of the change."""
+    return (
+        f"{segment['label']}: {_fmt(segment['value'])} vs {_fmt(segment['baseline'])}, "
+        f"{segment['share_of_change']:.0%} of the change"
+    )
 
 
 def _fmt(x) -> str:

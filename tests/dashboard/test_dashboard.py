@@ -19,6 +19,7 @@ from orchestration.publish import publisher
 from orchestration.run import run_pipeline
 from tests.conftest import SMALL_WORLD, use_warehouse
 from tests.dashboard.browser import chromium_page, dashboard_server, open_page
+from tests.ingestion.helpers import frame
 
 APP = PROJECT_ROOT / "dashboard" / "app.py"
 FIRST = f"{SMALL_WORLD.start:%Y-%m-%d}-00:00"
@@ -46,13 +47,11 @@ def built(tmp_path_factory, small_world):
 
 
 def _published(settings: Settings, sql: str, params=()) -> pd.DataFrame:
-    with duckdb.connect(str(settings.analytics_path), read_only=True) as con:
-        return con.execute(sql, list(params)).df()
+    return frame(settings.analytics_path, sql, params)
 
 
 def _warehouse(settings: Settings, sql: str, params=()) -> pd.DataFrame:
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as con:
-        return con.execute(sql, list(params)).df()
+    return frame(settings.duckdb_path, sql, params)
 
 
 def _app(**params) -> AppTest:

@@ -29,6 +29,12 @@ def run_feed(feed: str, settings: Settings | None = None, **source_args) -> dict
     return dict(pipeline.last_trace.last_normalize_info.row_counts)
 
 
+def frame(path, sql: str, params=()):
+    """A query's rows as a DataFrame, on a read-only connection to the DuckDB file at path."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql, list(params)).df()
+
+
 def query(sql: str, settings: Settings | None = None) -> list[tuple]:
     settings = settings or Settings.from_env()
     con = duckdb.connect(str(settings.duckdb_path), read_only=True)

@@ -13,11 +13,11 @@ import re
 import subprocess
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 import pytest
 
 from ingestion.settings import PROJECT_ROOT
+from tests.ingestion.helpers import frame
 
 pytestmark = pytest.mark.slow
 
@@ -42,8 +42,7 @@ def demo(tmp_path_factory) -> dict:
 
 
 def _query(data: Path, sql: str, params=()) -> pd.DataFrame:
-    with duckdb.connect(str(data / "warehouse.duckdb"), read_only=True) as con:
-        return con.execute(sql, list(params)).df()
+    return frame(data / "warehouse.duckdb", sql, params)
 
 
 def _naive(iso: str) -> dt.datetime:
@@ -111,10 +110,11 @@ def test_summary_ends_with_the_incident_and_the_dashboard_links_it(demo, monkeyp
     assert not at.exception, [e.value for e in at.exception]
     links = [link for link in at.get("page_link")]
     assert links
-    from dashboard.views.alerts import segments_link
+    from dashboard.views.alerts import explaining_segments, segments_link
 
     alerts = _query(demo["data"], "select * from ops.alerts order by opened_hour")
-    params = segments_link(alerts[alerts["rule"] == "checkout_page_load_slow"].iloc[0])
+    checkout = alerts[alerts["rule"] == "checkout_page_load_slow"].iloc[0]
+    params = segments_link(checkout, explaining_segments(checkout))
     assert params["dim"] == "device" and params["values"] == "mobile"
     assert params["kpi"] == "p75_page_load_ms"
     at = AppTest.from_file(app, default_timeout=60)
