@@ -79,7 +79,7 @@ def _run_dbt(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    events = with_row_counts(events, dbt_project.manifest_path, settings.duckdb_path)
+    events = with_row_counts(events, invocation.manifest, settings.duckdb_path)
     yield from batch_summary(events, settings.duckdb_path)
     if not invocation.is_successful():
         raise dg.Failure("dbt build failed: see the step's logs for the failing models and tests")

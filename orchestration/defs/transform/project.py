@@ -1,6 +1,8 @@
 """The dbt project, described once for Dagster."""
 
 import importlib.metadata
+import os
+import shutil
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -37,11 +39,23 @@ class CxDbtCliResource(DbtCliResource):
 
 class _ProjectDbtPreparer(DagsterDbtProjectPreparer):
     """Under `dagster dev`, parse the project with the dbt beside this Python (the stock preparer
-    looks for `dbt` on PATH). We have no dbt packages, so there is nothing else to prepare."""
+    looks for `dbt` on PATH). We have no dbt packages, so there is nothing else to prepare.
+
+    The parse writes into a folder of its own and its files are then renamed into target/: the
+    runs this server launches (and anything else on the machine) read target/manifest.json and
+    partial_parse.msgpack while it parses, and must see the old file or the new one, never half
+    of one (a CI run read a torn manifest beside a reloading `dagster dev`)."""
 
     def _prepare_manifest(self, project: DbtProject) -> None:
+        target = project.project_dir / project.target_path
+        scratch = target / "dev_parse"
         cli = DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE)
-        cli.cli(["parse", "--quiet"], target_path=project.target_path).wait()
+        cli.cli(["parse", "--quiet"], target_path=scratch).wait()
+        for name in ("partial_parse.msgpack", "manifest.json"):  # the manifest last
+            if (scratch / name).exists():
+                # a copy renamed into place: the next reload parses partially from the original
+                shutil.copyfile(scratch / name, target / f".{name}.new")
+                os.replace(target / f".{name}.new", target / name)
 
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)

@@ -4,13 +4,17 @@ DuckDB connection after dbt has exited.
 dagster-dbt's own `fetch_row_counts()` opens the warehouse through the dbt adapter inside the
 step process and keeps the handle cached, which blocks any later reader of the file in that
 process; counting here closes the file before anything else runs.
+
+The manifest is the one the invocation ran with (held in memory by dagster-dbt), not
+target/manifest.json read again: `dagster dev` re-parses the project into that file on every
+code reload, and a reader beside it could read half a file.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -23,9 +27,9 @@ def _unique_id(event) -> str | None:
     return getattr(value, "value", value)
 
 
-def with_row_counts(events: Iterable, manifest_path: Path, duckdb_path: Path) -> Iterator:
+def with_row_counts(events: Iterable, manifest: Mapping[str, Any], duckdb_path: Path) -> Iterator:
     events = list(events)
-    nodes = json.loads(Path(manifest_path).read_text())["nodes"]
+    nodes = manifest["nodes"]
     relations = {}
     for event in events:
         node = nodes.get(_unique_id(event) or "")
