@@ -65,6 +65,7 @@ PERSON_MARTS = {
 }
 PERSON = "stitched_user_id"
 CHANGES = "ops.person_changes"
+CHANGES_SEQ = "ops.person_change_seq"  # its numbers (dbt's batch_setup creates both)
 
 # (name, SQL returning (kpi total, fact total)) — evaluated on the snapshot before it is published
 # (tests/publish/reader.py checks the same totals with SQL of its own). Totals over the days the
@@ -500,8 +501,8 @@ def record_changed_whole(con: duckdb.DuckDBPyConnection, marts, forget=()) -> No
         con.execute(f"delete from {CHANGES} where person_id in (select unnest(?))", [list(forget)])
     for mart in marts:
         con.execute(
-            f"insert into {CHANGES} (seq, model, person_id, changed_at) select "
-            f"coalesce(max(seq), 0) + 1, ?, null, current_timestamp from {CHANGES}", [mart]
+            f"insert into {CHANGES} (seq, model, person_id, changed_at) "
+            f"values (nextval('{CHANGES_SEQ}'), ?, null, current_timestamp)", [mart]
         )  # fmt: skip
 
 

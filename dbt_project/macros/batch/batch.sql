@@ -2,8 +2,8 @@
 
     A batch is the set of dlt loads that completed (raw._dlt_loads, status 0) and that no
     finished dbt run has processed yet (ops.processed_loads). Every incremental model rebuilds
-    exactly the keys those loads touch (messages, anonymous ids, persons; see models/intermediate/
-    batch), so re-running a batch, or running several at once, gives the same tables.
+    exactly the keys those loads touch (messages, anonymous ids, persons; see models/manifest),
+    so re-running a batch, or running several at once, gives the same tables.
 
     A window widens a batch for repairs and backfills (Dagster passes a partition's window as
     --event-time-start / --event-time-end; see batch_window): every event in that window, its
@@ -16,6 +16,7 @@
     the next run repeats it. -#}
 
 {% macro batch_setup() %}
+    {%- set tables -%}
     create schema if not exists ops;
     create table if not exists ops.processed_loads (
         load_id {{ dbt.type_string() }},
@@ -36,8 +37,34 @@
         rebuild_from_at {{ dbt.type_timestamp() }},
         invocation_id {{ dbt.type_string() }},
         recorded_at {{ dbt.type_timestamp() }}
-    );
+    )
+    {%- endset -%}
+    {%- if execute -%}
+        {%- do run_query(tables) -%}
+        {{ person_change_seq_setup() }}
+    {%- endif -%}
 {% endmacro %}
+
+
+{#- The sequence that numbers the entries of ops.person_changes (one number per model and run).
+    A warehouse whose log predates it starts the sequence after its newest entry. -#}
+{% macro person_change_seq_setup() -%}
+    {{ return(adapter.dispatch('person_change_seq_setup', 'cx_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__person_change_seq_setup() -%}
+    {%- set start = run_query("select coalesce(max(seq), 0) + 1 from ops.person_changes").rows[0][0] -%}
+    create sequence if not exists ops.person_change_seq start with {{ start }}
+{%- endmacro %}
+
+
+{% macro next_person_change_seq() -%}
+    {{ return(adapter.dispatch('next_person_change_seq', 'cx_warehouse')()) }}
+{%- endmacro %}
+
+{% macro default__next_person_change_seq() -%}
+    nextval('ops.person_change_seq')
+{%- endmacro %}
 
 
 {% macro _tag_complete(results, tag) %}
@@ -68,6 +95,18 @@
         {%- endif -%}
     {%- endif -%}
 {% endmacro %}
+
+
+{#- The batch: the dlt loads that completed (status 0 in raw._dlt_loads: a load that failed
+    half-way is not there until dlt finishes it) and that no finished dbt run has recorded in
+    ops.processed_loads. Defined here only: int_batch__loads records it for the run's other
+    models, stg_segment__events stages its rows (reading sources only). -#}
+{% macro batch_loads() -%}
+    select loads.load_id, loads.inserted_at
+    from {{ source('dlt', '_dlt_loads') }} as loads
+    where loads.status = 0
+        and loads.load_id not in (select load_id from {{ source('ops', 'processed_loads') }})
+{%- endmacro %}
 
 
 {#- The window a run was asked to (re)build, as SQL timestamp literals, or none: dbt's own
@@ -175,15 +214,6 @@
 {%- endmacro %}
 
 
-{#- Pre-hook of the person-level incremental models: drop the rows the batch rebuilds (of its
-    persons; from each person's rebuild_from_at on when the model has a time column); the model
-    then appends them rebuilt. Nothing on a first build or a full refresh. -#}
-{% macro delete_batch_persons(column='stitched_user_id', time_column=none, lookback_days=none) -%}
-    {%- if is_incremental() -%}
-    delete from {{ this }} where {{ batch_rows(column, time_column, lookback_days) }}
-    {%- endif -%}
-{%- endmacro %}
-
 
 {% macro batch_rows(column, time_column, lookback_days=none) -%}
     {%- if time_column -%}
@@ -193,13 +223,6 @@
     {%- endif -%}
 {%- endmacro %}
 
-
-{#- Pre-hook of the KPI marts: drop the periods the batch changed; the model appends them again. -#}
-{% macro delete_changed_periods(column, grain) -%}
-    {%- if is_incremental() -%}
-    delete from {{ this }} where {{ in_changed_periods(column, grain) }}
-    {%- endif -%}
-{%- endmacro %}
 
 
 {#- `bucket in (the changed periods)` for grain 'hour' or 'day'. -#}
@@ -259,38 +282,20 @@
 {%- endmacro %}
 
 
-{#- The configuration every person-level model shares: incremental, the rows the batch rebuilds
-    deleted first (pre-hook; `time_column`: from each person's rebuild_from_at on, else the
-    persons' every row), rebuilt rows appended, the persons recorded for the publisher
-    (post-hook); runs after int_batch__persons. -#}
-{% macro person_incremental(time_column=none, lookback_days=none) -%}
-    {#- the hooks are rendered when they run, so they get the arguments as Jinja source -#}
-    {%- set args = "time_column=" ~ (("'" ~ time_column ~ "'") if time_column else "none")
-                   ~ ", lookback_days=" ~ (lookback_days if lookback_days is not none else "none") -%}
-    {{ config(
-        materialized='incremental',
-        incremental_strategy='append',
-        pre_hook="{{ delete_batch_persons(" ~ args ~ ") }}",
-        post_hook="{{ record_person_changes(" ~ args ~ ") }}",
-        tags=['hourly_batch'],
-        meta={'batch_test_key': 'stitched_user_id', 'batch_test_time': time_column,
-              'batch_test_lookback_days': lookback_days},
-    ) }}
-    {%- do ref('int_batch__persons') -%}
-{%- endmacro %}
 
-
-{#- Post-hook of the person-level marts: which persons' rows the run replaced, for the publisher
-    of the analysts' copy (orchestration/publish/publisher.py), which then copies only those
-    persons' rows (for a model with a time column, those at or after rebuilt_from_at; null: all).
-    One `seq` per model and run; a NULL person means every row changed (first build, full
-    refresh). Entries older than 7 days are dropped: a publisher further behind finds a gap in
-    `seq` and copies everything. -#}
-{% macro record_person_changes(time_column=none, lookback_days=none) -%}
-    {%- if config.get('schema') == 'marts' -%}
+{#- Post-hook of the marts (dbt_project.yml): for those built by rebuild_persons
+    (macros/batch/strategies.sql), which persons' rows the run replaced, for the publisher of the
+    analysts' copy (publish/publisher.py), which then copies only those persons' rows (for a model
+    with a time column, those at or after rebuilt_from_at; null: all). One `seq` per model and
+    run, from the sequence ops.person_change_seq; a NULL person means every row changed (first
+    build, full refresh). Entries older than 7 days are dropped: a publisher further behind finds
+    a gap in `seq` and copies everything. -#}
+{% macro record_person_changes() -%}
+    {%- if config.get('schema') == 'marts' and config.get('incremental_strategy') == 'rebuild_persons' -%}
+    {%- set time_column = config.get('rebuilt_from') -%}
     insert into ops.person_changes (seq, model, person_id, changed_at, rebuilt_from_at)
     select
-        (select coalesce(max(seq), 0) + 1 from ops.person_changes),
+        seq.value,
         '{{ this.identifier }}',
         {% if is_incremental() -%}
         person_id, current_timestamp,
@@ -298,16 +303,20 @@
     from {{ ref('int_batch__persons') }}
         {%- else -%}
         cast(null as {{ dbt.type_string() }}), current_timestamp, cast(null as {{ dbt.type_timestamp() }})
-        {%- endif %};
+    from (select 1) as everyone
+        {%- endif %}
+    cross join (select {{ next_person_change_seq() }} as value) as seq;
     delete from ops.person_changes
     where changed_at < {{ dbt.dateadd('day', -7, 'current_timestamp') }}
     {%- endif -%}
 {%- endmacro %}
 
 
-{#- `<keyword> (the rows the batch rebuilds)` in an incremental run (see delete_batch_persons);
-    nothing otherwise. -#}
+{#- `<keyword> (the rows the batch rebuilds)` in an incremental run (rebuild_persons); nothing
+    otherwise. The ref is taken in every run, so that dbt sees the model's dependency on the
+    batch's persons when it parses the project. -#}
 {% macro only_batch_persons(column='stitched_user_id', keyword='where', time_column=none, lookback_days=none) -%}
+    {%- do ref('int_batch__persons') -%}
     {%- if is_incremental() -%}
     {{ keyword }} {{ batch_rows(column, time_column, lookback_days) }}
     {%- endif -%}
@@ -316,14 +325,13 @@
 
 {#- dbt wraps the model of every generic data test in this (dbt's own adds the test's `where`).
     In a scheduled run (`dbt build`, not a full refresh) the tests of the person-level models
-    (meta batch_test_key) look at the rows of the run's persons only: each of those persons'
+    (strategy rebuild_persons) look at the rows of the run's persons only: each of those persons'
     rows was rebuilt whole, and every other row is as it was when an earlier run tested it, so a
     duplicate or a null can only be among them - and for a model with a time column, only among
     the rows from each person's rebuild_from_at on, the rows the batch rebuilt (with the earliest
     of those times as a literal: DuckDB then skips the older blocks of a month-long table).
-    Likewise the staged events (batch_test_key message_id) on the messages with a delivery in
-    the batch's loads. The first build's batch
-    holds every load and person; a full refresh or `dbt test` tests whole tables. -#}
+    Likewise the staged events (meta batch_test_key message_id) on the messages with a delivery
+    in the batch's loads. The first build's batch holds every load and person; a full refresh or `dbt test` tests whole tables. -#}
 {% macro get_where_subquery(relation) -%}
     {%- set where = config.get('where') -%}
     {%- set meta = _batch_test_meta() -%}
@@ -332,9 +340,9 @@
         {%- if key == 'message_id' -%}
         {#- staging: the messages with a delivery in the batch's loads (raw.events is appended load
             by load, so this reads the newest blocks only) #}
-        {%- set batch_filter = key ~ " in (select message_id from " ~ quoted_database() ~ ".raw.events"
-                             ~ " where _dlt_load_id in (select load_id from " ~ quoted_database()
-                             ~ ".intermediate.int_batch__loads))" -%}
+        {%- set batch_filter = key ~ " in (select message_id from " ~ source('segment', 'events')
+                             ~ " where _dlt_load_id in (select load_id from (" ~ batch_loads()
+                             ~ ") as batch_load_ids))" -%}
         {%- elif meta.get('batch_test_time') -%}
         {%- set persons = quoted_database() ~ ".intermediate.int_batch__persons" -%}
         {%- set batch_filter = rows_rebuilt_from(
@@ -355,12 +363,19 @@
 {%- endmacro %}
 
 
-{#- The batch_test_* meta of the model a data test is attached to, in a scheduled `dbt build`
-    (not a full refresh); empty otherwise. -#}
+{#- What a data test of a batch-built model looks at, in a scheduled `dbt build` (not a full
+    refresh): batch_test_key, the key column (rebuild_persons: its person_column), and
+    batch_test_time / batch_test_lookback_days (its rebuilt_from / lookback_days); empty otherwise. -#}
 {% macro _batch_test_meta() -%}
     {%- if not execute or flags.WHICH != 'build' or flags.FULL_REFRESH -%}{{ return({}) }}{%- endif -%}
     {%- set node = graph.nodes.get(model.attached_node or '') -%}
-    {{ return(node.config.meta if node else {}) }}
+    {%- if not node -%}{{ return({}) }}{%- endif -%}
+    {%- if node.config.get('incremental_strategy') == 'rebuild_persons' -%}
+        {{ return({'batch_test_key': node.config.get('person_column', 'stitched_user_id'),
+                   'batch_test_time': node.config.get('rebuilt_from'),
+                   'batch_test_lookback_days': node.config.get('lookback_days')}) }}
+    {%- endif -%}
+    {{ return(node.config.meta) }}
 {%- endmacro %}
 
 

@@ -5,7 +5,14 @@
 -- Incremental by person: a batch rebuilds its persons' entries from the day funnel_window_days
 -- before their rebuild_from_at (an earlier entry's window ends before any changed event).
 {%- set n_steps = var('funnel_steps') | length %}
-{{ person_incremental(time_column='entry_date', lookback_days=var('funnel_window_days')) }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='rebuild_persons',
+    rebuilt_from='entry_date',
+    lookback_days=var('funnel_window_days'),
+    replacement_partitions=['entry_date'],
+    tags=['hourly_batch'],
+) }}
 
 with
 

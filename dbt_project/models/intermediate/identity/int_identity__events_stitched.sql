@@ -7,7 +7,13 @@
 -- It carries the columns the marts use, not the raw JSON (properties, context) nor the delivery
 -- bookkeeping: a batch rebuilds its persons' whole histories, rows spread over the whole table,
 -- and reading the wide columns of those rows was most of this model's time.
-{{ person_incremental(time_column='event_at') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='rebuild_persons',
+    rebuilt_from='event_at',
+    replacement_partitions=[dbt.date_trunc('day', 'event_at')],
+    tags=['hourly_batch'],
+) }}
 
 with
 

@@ -4,7 +4,11 @@
 -- is unknown. dim_users.plan is the plan now.
 -- Incremental by person: a batch rebuilds its persons' whole plan history (identify calls only).
 -- Runs after the KPI snapshot (int_batch__kpi_rows_before), which reads the plans before the batch.
-{{ person_incremental() }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='rebuild_persons',
+    tags=['hourly_batch'],
+) }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
 with

@@ -5,7 +5,13 @@
 -- Incremental by person: a batch re-sessionizes its persons' events from each one's
 -- rebuild_from_at on, the start of a stretch of activity (int_batch__persons): sessions never
 -- straddle it, and the columns here depend only on the stretch, not on earlier events.
-{{ person_incremental(time_column='event_at') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='rebuild_persons',
+    rebuilt_from='event_at',
+    replacement_partitions=[dbt.date_trunc('day', 'event_at')],
+    tags=['hourly_batch'],
+) }}
 
 with
 

@@ -1,7 +1,11 @@
 -- One row per person (stitched user): when we first and last saw them, where they came from,
 -- what they use, and their latest traits.
 -- Incremental by person (macros/batch/batch.sql).
-{{ person_incremental() }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='rebuild_persons',
+    tags=['hourly_batch'],
+) }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
 with

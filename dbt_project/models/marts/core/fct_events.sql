@@ -1,6 +1,12 @@
 -- One row per event (deduplicated), with its person and, for user-initiated events, its session.
 -- Incremental by person, from each batch person's rebuild_from_at on (macros/batch/batch.sql).
-{{ person_incremental(time_column='event_at') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='rebuild_persons',
+    rebuilt_from='event_at',
+    replacement_partitions=[dbt.date_trunc('day', 'event_at')],
+    tags=['hourly_batch'],
+) }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
 with

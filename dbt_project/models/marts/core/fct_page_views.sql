@@ -1,6 +1,12 @@
 -- One row per page or screen view, with its load time and the viewer's plan at the time.
 -- Incremental by person, from each batch person's rebuild_from_at on.
-{{ person_incremental(time_column='viewed_at') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='rebuild_persons',
+    rebuilt_from='viewed_at',
+    replacement_partitions=[dbt.date_trunc('day', 'viewed_at')],
+    tags=['hourly_batch'],
+) }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
 select

@@ -1,7 +1,13 @@
 -- One row per session: when, how long, what happened, how fast it was, the plan at its start.
 -- Incremental by person, from each batch person's rebuild_from_at on (the start of a stretch of
 -- activity: no session straddles it; macros/batch/batch.sql).
-{{ person_incremental(time_column='session_start_at') }}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='rebuild_persons',
+    rebuilt_from='session_start_at',
+    replacement_partitions=[dbt.date_trunc('day', 'session_start_at')],
+    tags=['hourly_batch'],
+) }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
 with

@@ -6,8 +6,10 @@
 -- whole history.
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where {{ funnel_days_rebuilt('entry_date') }}{% endif %}",
+    incremental_strategy='rebuild_periods',
+    period_column='entry_date',
+    periods='funnel_days',
+    replacement_partitions=['entry_date'],
     tags=['kpi_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}

@@ -5,8 +5,10 @@
 -- day depends on the 2 x churn_window_days before it).
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{% if is_incremental() %}delete from {{ this }} where kpi_date >= {{ earliest_changed_day() }}{% endif %}",
+    incremental_strategy='rebuild_periods',
+    period_column='kpi_date',
+    periods='changed_and_later',
+    replacement_partitions=['kpi_date'],
     tags=['kpi_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__changed_periods') }}

@@ -3,8 +3,10 @@
 -- Incremental: a batch deletes and recomputes the days it changed (int_batch__changed_periods).
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_changed_periods('kpi_date', 'day') }}",
+    incremental_strategy='rebuild_periods',
+    period_column='kpi_date',
+    period_grain='day',
+    replacement_partitions=['kpi_date'],
     tags=['kpi_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__changed_periods') }}

@@ -3,8 +3,10 @@
 -- Incremental like kpi_hourly_by_segment: the changed hours are deleted and copied again.
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_changed_periods('kpi_hour', 'hour') }}",
+    incremental_strategy='rebuild_periods',
+    period_column='kpi_hour',
+    period_grain='hour',
+    replacement_partitions=['kpi_hour'],
     tags=['kpi_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__changed_periods') }}

@@ -2,8 +2,10 @@
 -- Incremental: a batch deletes and recomputes the hours it changed (int_batch__changed_periods).
 {{ config(
     materialized='incremental',
-    incremental_strategy='append',
-    pre_hook="{{ delete_changed_periods('kpi_hour', 'hour') }}",
+    incremental_strategy='rebuild_periods',
+    period_column='kpi_hour',
+    period_grain='hour',
+    replacement_partitions=['kpi_hour'],
     tags=['kpi_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__changed_periods') }}

@@ -15,7 +15,6 @@
     tags=['hourly_batch'],
     meta={'batch_test_key': 'message_id'},
 ) }}
--- depends_on: {{ ref('int_batch__loads') }}
 
 with
 
@@ -31,7 +30,7 @@ batch_messages as (
 
     select distinct message_id
     from {{ source('segment', 'events') }}
-    where _dlt_load_id in (select load_id from {{ ref('int_batch__loads') }})
+    where _dlt_load_id in (select load_id from ({{ batch_loads() }}) as batch_load_ids)
 
 ),
 
