@@ -1,6 +1,6 @@
 """What the dashboard reads: the published copy (CX_ANALYTICS_PATH), never the pipeline's file.
 
-The publisher swaps a new file in with a rename (orchestration/publish/publisher.py), so a
+The publisher swaps a new file in with a rename (publish/publisher.py), so a
 connection opened on the old file keeps reading the old snapshot whole. Each page render opens
 (or re-uses) a read-only connection to the file the path names *now*, and every query of that
 render goes through it: one render shows one snapshot, never half of two. Query results are

@@ -48,7 +48,7 @@ KPIS = {
 TILES = ("conversion_rate_pct", "p75_page_load_ms", "error_session_rate_pct", "nps", "csat_pct",
          "tickets_created", "median_first_reply_minutes")  # fmt: skip
 
-# An alert rule's metric (orchestration/alerts/metrics.py) -> the KPI column that shows it.
+# An alert rule's metric (alerts/metrics.py) -> the KPI column that shows it.
 ALERT_METRIC_KPI = {
     "conversion_rate": "conversion_rate_pct",
     "error_rate": "error_session_rate_pct",

@@ -30,9 +30,9 @@ import sys
 import dagster as dg
 import duckdb
 
+from alerts.engine import last_judged
 from ingestion.common.warehouse import WarehouseLocked, connect_warehouse
 from ingestion.settings import Settings
-from orchestration.alerts.engine import last_judged
 from orchestration.defs.automation.jobs import (
     latest_complete_hour,
     newest_landing_file,

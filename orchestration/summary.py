@@ -8,10 +8,10 @@ import sys
 
 import duckdb
 
+from alerts.notify import segment_line
 from expectations.contracts import RAW_TABLES
 from expectations.gx_runner import docs_index
 from ingestion.settings import Settings
-from orchestration.alerts.notify import segment_line
 
 QUARANTINE_TABLES = ("events_quarantine", "tickets_quarantine", "surveys_quarantine")
 KPIS = (

@@ -8,10 +8,10 @@ import json
 import pandas as pd
 import streamlit as st
 
+from alerts.notify import segment_line
 from dashboard import kpis
 from dashboard.data import Snapshot
 from dashboard.filters import DIMENSIONS, Filters
-from orchestration.alerts.notify import segment_line
 
 RECENT = 50
 

@@ -15,7 +15,7 @@ def render(snap: Snapshot, f: Filters) -> None:
     st.title("Data status")
     st.caption(
         f"As of snapshot {snap.snapshot_id}, published {snap.published_at:%Y-%m-%d %H:%M} UTC "
-        "(status.* tables of the published copy: orchestration/publish/status.py)"
+        "(status.* tables of the published copy: publish/status.py)"
     )
     feeds = snap.query("select * from status.feeds order by feed")
     published = pd.Timestamp(snap.published_at)

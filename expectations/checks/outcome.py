@@ -14,6 +14,7 @@ import yaml
 
 from expectations import gx_runner
 from expectations.gx_runner import ERROR
+from ingestion.common import ops_schema
 
 RULES_PATH = Path(__file__).parent.parent / "rules.yml"
 
@@ -51,26 +52,9 @@ def expect(expectation_cls, severity: str, description: str, **kwargs):
     return expectation_cls(meta={"severity": severity}, description=description, **kwargs)
 
 
-DQ_RESULTS_DDL = """
-create schema if not exists ops;
-create table if not exists ops.dq_results (
-    check_name varchar not null,      -- schema, volume, freshness, values
-    asset_key varchar not null,       -- Dagster asset key, e.g. raw/events, marts/kpi_daily
-    partition varchar,                -- the run's partition key or range
-    passed boolean not null,
-    severity varchar not null,        -- ERROR (blocks downstream models) or WARN
-    message varchar,
-    observed json,
-    expected json,
-    run_id varchar,
-    checked_at timestamptz not null
-);
-"""
-
-
 def record(con, outcomes: Sequence[CheckOutcome], partition: str | None, run_id: str) -> None:
     """Append the outcomes to ops.dq_results."""
-    con.execute(DQ_RESULTS_DDL)
+    ops_schema.ensure(con)
     now = dt.datetime.now(dt.UTC)
     con.executemany(
         "insert into ops.dq_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

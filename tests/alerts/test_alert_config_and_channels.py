@@ -7,11 +7,11 @@ import datetime as dt
 import pytest
 import yaml
 
+from alerts import config, notify
+from alerts.engine import Transition
+from alerts.judge import Judgement
+from alerts.metrics import METRICS
 from ingestion.settings import ConfigError
-from orchestration.alerts import config, notify
-from orchestration.alerts.engine import Transition
-from orchestration.alerts.judge import Judgement
-from orchestration.alerts.metrics import METRICS
 
 
 def test_shipped_rules_cover_the_cx_metrics():
@@ -107,7 +107,7 @@ def _rule_state_after(statuses_and_scores, levels=None) -> list[tuple[str, str |
     alert engine's state machine on a real DuckDB; (alert id, event) after each hour."""
     import duckdb
 
-    from orchestration.alerts import engine
+    from alerts import engine
 
     rule = next(r for r in config.load().rules if r.name == "checkout_page_load_slow")
     if levels is not None:

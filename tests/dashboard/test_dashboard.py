@@ -15,8 +15,8 @@ from streamlit.testing.v1 import AppTest
 
 from dashboard.views import PAGES as APP_PAGES
 from ingestion.settings import PROJECT_ROOT, Settings
-from orchestration.publish import publisher
 from orchestration.run import run_pipeline
+from publish import publisher
 from tests.conftest import SMALL_WORLD, use_warehouse
 from tests.dashboard.browser import chromium_page, dashboard_server, open_page
 from tests.ingestion.helpers import frame

@@ -39,8 +39,8 @@ def test_lineage_runs_landing_to_marts():
     assert staged == {
         dg.AssetKey(["raw", "events"]),
         dg.AssetKey(["raw", "_dlt_loads"]),
-        dg.AssetKey(["intermediate", "int_batch__loads"]),
-    }
+        dg.AssetKey(["ops", "processed_loads"]),
+    }  # sources only: the batch's loads are raw._dlt_loads minus ops.processed_loads
     quarantine = graph.get(dg.AssetKey(["staging", "stg_ingestion__quarantine"])).parent_keys
     assert quarantine == {
         dg.AssetKey(["raw", f"{f}_quarantine"]) for f in ("events", "tickets", "surveys")

@@ -14,9 +14,9 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from alerts import metrics
 from ingestion.events.reader import EventBatchReader
 from ingestion.settings import PROJECT_ROOT, Settings
-from orchestration.alerts import metrics
 from orchestration.defs.transform.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from orchestration.run import run_pipeline
 from tests.ingestion.helpers import query
@@ -133,7 +133,7 @@ def _runs_match_truth_and_change_nothing(cx_env, instance):
     assert result.success
     _dbt_unit_tests_pass()
     truth = cx_env["truth"]
-    # The alert rules' metrics (orchestration/alerts/metrics.py) equal kpi_hourly's every hour.
+    # The alert rules' metrics (alerts/metrics.py) equal kpi_hourly's every hour.
     assert _alert_metrics_match_kpi_hourly() > 50  # the 5-day small world has 99 busy hours
     assert _kpis() == _truth_kpis(truth)
     # The data-quality checks (GX) and dbt's tests all ran on the clean world, and none failed.

@@ -20,11 +20,11 @@ from ingestion.pipelines import feed_pipeline
 from ingestion.settings import Settings, pii_hash_key
 from ingestion.surveys.source import surveys_source
 from ingestion.tickets.source import tickets_source
-from orchestration.privacy.erasure import erase
-from orchestration.privacy.retention import purge
-from orchestration.publish import publisher
-from orchestration.publish.publisher import publish
 from orchestration.run import recompute_kpis, run_job, run_pipeline
+from privacy.erasure import erase
+from privacy.retention import purge
+from publish import publisher
+from publish.publisher import publish
 from tests.transform.test_microbatch_invariant import dbt
 
 HOUR = "2026-11-06-23:00"  # the small world's last hour

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 # Per day: the KPI row's value and the count of that day's fact rows (written independently of
-# orchestration/publish: a full outer join, so a day missing on either side is a mismatch).
+# publish: a full outer join, so a day missing on either side is a mismatch).
 DAILY = {
     "sessions": ("sessions", "fct_sessions", "session_start_at", "true"),
     "orders": ("orders", "fct_events", "event_at", "event_name = 'Order Completed'"),

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from ingestion.settings import Settings
-from orchestration.publish.publisher import KEEP
+from publish.publisher import KEEP
 from tests.ingestion.helpers import withhold
 from tests.publish.readers import (
     Readers,

@@ -11,9 +11,9 @@ import duckdb
 import pytest
 
 from ingestion.settings import Settings
-from orchestration.publish import publisher
-from orchestration.publish.publisher import PublishError, _held_here, publish
 from orchestration.run import run_pipeline
+from publish import publisher
+from publish.publisher import PublishError, _held_here, publish
 from tests.ingestion.helpers import withhold
 from tests.publish.readers import published_equals_warehouse, run_slice, slices
 

@@ -1,6 +1,6 @@
-"""Alerts in Dagster: the `ops/alerts` asset evaluates the rules (orchestration/alerts/rules.yml)
+"""Alerts in Dagster: the `ops/alerts` asset evaluates the rules (alerts/rules.yml)
 after each hourly batch, and a run-failure sensor reports failed runs and failed blocking
-data-quality checks. Both notify the channels of orchestration/alerts (docs/alerts.md).
+data-quality checks. Both notify the channels of alerts (docs/alerts.md).
 """
 
 import json
@@ -9,8 +9,8 @@ import time
 import dagster as dg
 import duckdb
 
-from orchestration.alerts import config as alert_config
-from orchestration.alerts import engine, notify
+from alerts import config as alert_config
+from alerts import engine, notify
 from orchestration.defs.quality.checks import partition_window
 from orchestration.defs.shared import DUCKDB_POOL, HOURLY, WarehouseResource
 
@@ -136,7 +136,7 @@ def failure_message(instance: dg.DagsterInstance, run: dg.DagsterRun, error: str
     monitor_all_code_locations=False,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="A failed run (and the blocking data-quality checks that failed in it) goes to "
-    "the pipeline_channels of orchestration/alerts/rules.yml.",
+    "the pipeline_channels of alerts/rules.yml.",
 )
 def cx_pipeline_failure_alerts(context: dg.RunFailureSensorContext):
     cfg = alert_config.load()

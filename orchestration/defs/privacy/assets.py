@@ -1,12 +1,12 @@
 """Retention in Dagster: `ops/retention` purges person-level rows older than CX_RETENTION_DAYS
-(orchestration/privacy/retention.py) every day, in the cx_retention job. Erasure requests run
+(privacy/retention.py) every day, in the cx_retention job. Erasure requests run
 from the shell: `python -m orchestration.privacy erase …` (docs/privacy.md)."""
 
 import dagster as dg
 
 from ingestion.settings import CRONS, cron
 from orchestration.defs.shared import DUCKDB_POOL, WarehouseResource
-from orchestration.privacy import retention
+from privacy import retention
 
 
 @dg.asset(

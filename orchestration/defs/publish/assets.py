@@ -1,11 +1,11 @@
 """The published warehouse: after the KPI marts of a run are built, `analytics/published` copies
 every mart into the read-only file analysts query (and Parquet), swapped atomically
-(orchestration/publish/publisher.py, docs/analysts.md)."""
+(publish/publisher.py, docs/analysts.md)."""
 
 import dagster as dg
 
 from orchestration.defs.shared import DAILY, DUCKDB_POOL, WarehouseResource
-from orchestration.publish import publisher
+from publish import publisher
 
 # Every mart the dbt project builds: the publish step runs after all of them.
 PUBLISHED_MARTS = (

@@ -15,6 +15,9 @@
     tags=['hourly_batch'],
     meta={'batch_test_key': 'message_id'},
 ) }}
+-- An incremental run stages the batch's loads (batch_loads: raw._dlt_loads minus the loads
+-- recorded in ops.processed_loads), sources only.
+-- depends_on: {{ source('ops', 'processed_loads') }}
 
 with
 

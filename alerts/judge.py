@@ -12,8 +12,8 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-from orchestration.alerts.config import SEVERITIES, Rule
-from orchestration.alerts.metrics import FUNNEL_STEPS, Metric, rows_for, value, weighted_quantile
+from alerts.config import SEVERITIES, Rule
+from alerts.metrics import FUNNEL_STEPS, Metric, rows_for, value, weighted_quantile
 
 HOUR = dt.timedelta(hours=1)
 

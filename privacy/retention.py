@@ -22,8 +22,9 @@ from collections.abc import Mapping
 
 import duckdb
 
+from ingestion.common import ops_schema
 from ingestion.settings import ConfigError, Settings
-from orchestration.publish.publisher import record_changed_whole
+from publish.publisher import record_changed_whole
 
 DEFAULT_DAYS = 400
 RETENTION = {
@@ -73,7 +74,7 @@ def cutoff_for(days: int, now: dt.datetime | None = None) -> dt.datetime:
 
 def purge(settings: Settings, days: int, now: dt.datetime | None = None) -> dict:
     """Delete the rows older than the cutoff; a summary (also recorded in ops.retention_runs)."""
-    from orchestration.privacy.erasure import delete_orphans
+    from privacy.erasure import delete_orphans
 
     cutoff = cutoff_for(days, now)
     deleted: dict[str, int] = {}
@@ -97,10 +98,7 @@ def purge(settings: Settings, days: int, now: dt.datetime | None = None) -> dict
         deleted.update(delete_orphans(con))
         # The next publish writes a new analysts' copy: no purged row stays in it.
         record_changed_whole(con, [t.split(".", 1)[1] for t in deleted if t.startswith("marts.")])
-        con.execute(
-            "create schema if not exists ops; create table if not exists ops.retention_runs "
-            "(run_at timestamptz, cutoff timestamptz, days integer, rows_deleted json)"
-        )
+        ops_schema.ensure(con)
         con.execute(
             "insert into ops.retention_runs values (?, ?, ?, ?)",
             [dt.datetime.now(dt.UTC), cutoff, days, json.dumps(deleted)],

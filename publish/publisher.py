@@ -17,7 +17,7 @@ file (a person-level mart changed whole: first build, full refresh, retention, e
 is kept, so no deleted row outlives it.
 
 Beside the marts, the `status` schema holds what the dashboard shows of the pipeline itself
-(alerts, data-quality results, feeds, quarantine counts: orchestration/publish/status.py).
+(alerts, data-quality results, feeds, quarantine counts: publish/status.py).
 
 The same snapshot is written as Parquet under `published/snapshots/<id>/<mart>.parquet`, and the
 symlink `published/current` is swapped to it (a new link renamed over the old one). Resolve
@@ -42,7 +42,7 @@ from pathlib import Path
 import duckdb
 
 from ingestion.settings import conversion_event
-from orchestration.publish.status import copy_status
+from publish.status import copy_status
 
 KEEP = 3
 # From this size of the published file on, a publish patches the spare (the snapshot before the

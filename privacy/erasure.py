@@ -34,9 +34,10 @@ from pathlib import Path
 
 import duckdb
 
+from ingestion.common import ops_schema
 from ingestion.common.pii import hash_email
 from ingestion.settings import ConfigError, Settings, pii_hash_key
-from orchestration.publish import publisher
+from publish import publisher
 
 # Every schema the pipeline writes person-level rows to: dlt's raw tables and its merge staging
 # copies (raw_staging), dbt's staging, intermediate and marts. (ops holds aggregates, and the
@@ -45,18 +46,6 @@ EXCLUDED_SCHEMAS = ("ops", "information_schema", "pg_catalog", "main")
 ID_SUFFIXES = ("user_id", "anonymous_id", "previous_id", "external_id", "person_id")
 HASH_SUFFIX = "email_hash"
 TEXT_COLUMNS = ("raw_text",)  # quarantined lines: deleted when they mention the person
-
-_SETUP = """
-create schema if not exists ops;
-create table if not exists ops.erasure_suppression (
-    kind varchar, value varchar, request_id varchar, added_at timestamptz
-);
-create table if not exists ops.erasure_requests (
-    request_id varchar, requested_at timestamptz, finished_at timestamptz, requested_by varchar,
-    identifier_kind varchar, identifier varchar, identities json, rows_deleted json,
-    kpi_days json, status varchar
-);
-"""
 
 
 @dataclass
@@ -242,7 +231,7 @@ def erase(
     request_id = str(uuid.uuid4())
     now = dt.datetime.now(dt.UTC)
     with duckdb.connect(str(settings.duckdb_path)) as con:
-        con.execute(_SETUP)
+        ops_schema.ensure(con)
         found = resolve(con, who)
         days = _kpi_days(con, found.ids)
         con.execute(

@@ -16,7 +16,7 @@ import json
 import sys
 
 from ingestion.settings import Settings
-from orchestration.privacy import erasure, retention
+from privacy import erasure, retention
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Alert rules and channels from YAML (orchestration/alerts/rules.yml, or $CX_ALERT_RULES),
+"""Alert rules and channels from YAML (alerts/rules.yml, or $CX_ALERT_RULES),
 validated: every mistake raises ConfigError naming the key and how to fix it."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from alerts.metrics import FUNNEL_STEPS, METRICS
 from ingestion.settings import ConfigError
-from orchestration.alerts.metrics import FUNNEL_STEPS, METRICS
 
 DEFAULT_RULES = Path(__file__).with_name("rules.yml")
 CONDITIONS = {"threshold": set(), "relative_change": {"weeks"}, "anomaly": {"days"}}

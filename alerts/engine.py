@@ -19,34 +19,14 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from orchestration.alerts.config import SEVERITIES, AlertConfig, Rule
-from orchestration.alerts.judge import Judgement, RuleRows, hours_needed, judge
-from orchestration.alerts.metrics import METRICS, fetch
+from alerts.config import SEVERITIES, AlertConfig, Rule
+from alerts.judge import Judgement, RuleRows, hours_needed, judge
+from alerts.metrics import METRICS, fetch
+from ingestion.common import ops_schema
 
 log = logging.getLogger(__name__)
 CATCH_UP_HOURS = 24
 HOUR = dt.timedelta(hours=1)
-
-DDL = """
-create schema if not exists ops;
-create table if not exists ops.alerts (
-    alert_id varchar primary key, rule varchar, metric varchar, description varchar,
-    status varchar, severity varchar, opened_hour timestamp, opened_at timestamp,
-    escalated_at timestamp, resolved_hour timestamp, resolved_at timestamp,
-    last_hour timestamp, clean_hours integer, value double, baseline double, score double,
-    opened_value double, segments varchar
-);
-create table if not exists ops.alert_evaluations (
-    rule varchar, hour timestamp, status varchar, severity varchar, value double,
-    baseline double, score double, z double, sample bigint, window_start timestamp,
-    window_end timestamp, reason varchar, alert_id varchar, run_id varchar,
-    evaluated_at timestamp, segments varchar, primary key (rule, hour)
-);
-create table if not exists ops.alert_notifications (
-    alert_id varchar, rule varchar, event varchar, channel varchar, status varchar,
-    attempts integer, error varchar, sent_at timestamp
-);
-"""
 
 
 @dataclass
@@ -60,7 +40,7 @@ class Transition:
 
 
 def ensure_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(DDL)
+    ops_schema.ensure(con)
 
 
 def _naive(hour: dt.datetime) -> dt.datetime:

@@ -18,7 +18,7 @@ from email.message import EmailMessage
 
 import requests
 
-from orchestration.alerts.config import Channel
+from alerts.config import Channel
 
 log = logging.getLogger(__name__)
 
