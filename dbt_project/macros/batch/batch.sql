@@ -265,8 +265,8 @@
 
 
 {#- The first entry day kpi_funnel_daily recomputes (see funnel_days_rebuilt) as a date literal;
-    none for every day. Run when the model and its pre-hook are rendered: before the pre-hook
-    deletes, so both see the flags the mart had. -#}
+    none for every day. Run when the model is rendered and again when its strategy is (before
+    the strategy replaces any row), so both see the flags the mart had. -#}
 {% macro funnel_rebuild_start() -%}
     {%- if not execute -%}{{ return(none) }}{%- endif -%}
     {%- set days = var('funnel_window_days') -%}
