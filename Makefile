@@ -16,7 +16,7 @@ DEMO_ARGS ?= --users 10000 --days 14
 DEMO_TRUTH := $(CX_DATA_DIR)/landing/_simulator/truth.json
 PARTITIONS_START = $${CX_PARTITIONS_START:-$(shell test -f $(DEMO_TRUTH) && $(PYTHON) -c 'import json, sys; print(json.load(open(sys.argv[1]))["config"]["start"])' $(DEMO_TRUTH))}
 
-.PHONY: setup ast-parse-lock manifest demo-data run test test-fast test-deps browser chaos soak docs dev dashboard collector lint benchmark clean
+.PHONY: setup manifest demo-data run test test-fast test-deps browser chaos soak docs dev dashboard collector lint benchmark clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,13 +28,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
 	touch $@
 
-setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml .dlt/secrets.toml ast-parse-lock
-
-# Every Python process of the virtualenv (dbt's too) serializes ast.parse: a CPython 3.11 race
-# between threads (orchestration/compat/ast_parse_lock.py explains it). The module is copied into
-# site-packages, so that it loads whatever the working directory and however the project is installed.
-ast-parse-lock: $(STAMP) orchestration/compat/ast_parse_lock.py
-	$(BIN)/python -c "import pathlib, shutil, sysconfig; site = pathlib.Path(sysconfig.get_paths()['purelib']); shutil.copyfile('orchestration/compat/ast_parse_lock.py', site / 'cx_ast_parse_lock.py'); (site / 'cx_ast_parse_lock.pth').write_text('import cx_ast_parse_lock\\n')"
+setup: $(STAMP) $(DAGSTER_HOME)/dagster.yaml .dlt/secrets.toml
 
 # Dagster instance config (the DuckDB writer pool limit lives there).
 $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
