@@ -19,9 +19,14 @@ For each history length, in a fresh data directory:
    KPI marts); time each job. Steps 1-2 run for every history first; then the histories take
    turns batch by batch, in alternating order (1 d, 30 d; 30 d, 1 d; ...), so that a machine
    that slows down or speeds up during the run weighs on each of them alike.
-The plain-DuckDB reference, in the same run: `read_ndjson` of that hour's event file into a
-table (the floor for "load an hour"), and a `dbt build --full-refresh` over the same history
-(what the micro-batch avoids). Prints medians and ratios; writes benchmarks/out/microbatch.json.
+The plain-DuckDB references, in the same run: `read_ndjson` of that hour's event file into a
+table (the floor for "load an hour"); and for the longest history, a plain-SQL chain over the
+same history files - load (read_ndjson), the same day copies, dedupe, stitch, sessionize, daily
+KPIs - beside the pipeline's full build of that history (the feeds' load of the files, the same
+copies, `dbt build --full-refresh`). Prints medians and ratios; writes
+benchmarks/out/microbatch.json, and with `--json PATH` the summary:
+{"batch_median_s": {"<history days>": s, ...}, "reference_s": s, "full_build_s": s,
+ "reference_chain_s": s, "peak_rss_mb": n} (peak RSS of this process or any child: dbt).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -155,6 +161,76 @@ def reference_hour(event_files: list[Path], work: Path) -> float:
     return seconds
 
 
+CHAIN_COLUMNS = (
+    "{messageId: 'VARCHAR', type: 'VARCHAR', event: 'VARCHAR', name: 'VARCHAR', "
+    "anonymousId: 'VARCHAR', userId: 'VARCHAR', previousId: 'VARCHAR', "
+    "receivedAt: 'TIMESTAMPTZ', sentAt: 'TIMESTAMPTZ', originalTimestamp: 'TIMESTAMPTZ', "
+    "properties: 'JSON', traits: 'JSON', context: 'JSON'}"
+)
+
+
+def reference_chain(event_files: list[Path], days: int, same_anonymous_ids: bool, work: Path):
+    """The plain-DuckDB chain the full build is compared with, on the same history files: load
+    them, add the same days-1 shifted copies as replicate_history, dedupe on messageId (the
+    earliest delivery), correct the device clock (receivedAt - (sentAt - originalTimestamp)),
+    stitch anonymous ids to their first user, cut 30-minute sessions, and compute daily KPIs
+    (sessions, people, conversion, bounce, p75 page load). Seconds, in a fresh DuckDB file."""
+    path = work / "reference_chain.duckdb"
+    path.unlink(missing_ok=True)
+    files = ", ".join(f"'{p}'" for p in event_files)
+    anonymous = "anonymousId" if same_anonymous_ids else (
+        "case when anonymousId in (select anonymousId from identified) then anonymousId "
+        "else anonymousId || '~' || k end")  # fmt: skip
+    con = duckdb.connect(str(path))
+    started = time.perf_counter()
+    con.execute(f"""
+        create table raw_events as
+        select * from read_ndjson([{files}], ignore_errors = true, columns = {CHAIN_COLUMNS});
+        create temp table identified as
+        select distinct anonymousId from raw_events where userId is not null;
+        insert into raw_events
+        select case when messageId is null then null else messageId || '~' || k end,
+            type, event, name, {anonymous}, userId, previousId,
+            receivedAt - k * interval 1 day, sentAt - k * interval 1 day,
+            originalTimestamp - k * interval 1 day, properties, traits, context
+        from raw_events, range(1, {days}) as copies(k);
+        create table events as
+        select *, receivedAt - coalesce(sentAt - originalTimestamp, interval 0 second) as event_at
+        from raw_events
+        where messageId is not null
+        qualify row_number() over (partition by messageId order by receivedAt) = 1;
+        create table identity as
+        select anonymousId, arg_min(userId, event_at) as user_id
+        from events where userId is not null and anonymousId is not null group by anonymousId;
+        create table stitched as
+        select events.*, coalesce(events.userId, identity.user_id, events.anonymousId) as person
+        from events left join identity using (anonymousId);
+        create table sessionized as
+        select *, sum(new_session) over (partition by person order by event_at, messageId)
+            as session_number
+        from (
+            select *, case when event_at - lag(event_at) over (
+                partition by person order by event_at, messageId) <= interval 30 minute
+                then 0 else 1 end as new_session
+            from stitched
+        );
+        create table sessions as
+        select person, session_number, min(event_at) as started_at, count(*) as events,
+            bool_or(type = 'track' and event = 'Order Completed') as converted,
+            quantile_cont(try_cast(properties ->> 'page_load_ms' as double), 0.75) as p75_load
+        from sessionized group by all;
+        create table kpi_daily as
+        select cast(started_at as date) as day, count(*) as sessions,
+            count(distinct person) as people, avg(converted::int) as conversion_rate,
+            avg((events = 1)::int) as bounce_rate, quantile_cont(p75_load, 0.75) as p75_page_load
+        from sessions group by all;
+    """)
+    seconds = time.perf_counter() - started
+    con.close()
+    path.unlink(missing_ok=True)
+    return seconds
+
+
 def dbt(args: list[str], warehouse: Path) -> None:
     from orchestration.defs.transform.project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
@@ -199,10 +275,14 @@ class Case:
         for feed in ("events", "tickets", "surveys"):
             run_feed(feed, settings)
         load_seconds = time.perf_counter() - started
+        started = time.perf_counter()
         events = replicate_history(settings.duckdb_path, days, args.same_anonymous_ids)
+        replicate_seconds = time.perf_counter() - started
         print(f"[{days}d] history: {events:,} raw event rows (loaded day in {load_seconds:.0f} s)",
               flush=True)  # fmt: skip
-        self.result = {"history_days": days, "history_raw_events": events, "batches": []}
+        self.history_files = history
+        self.result = {"history_days": days, "history_raw_events": events, "batches": [],
+                       "load_seconds": load_seconds, "replicate_seconds": replicate_seconds}  # fmt: skip
         home = self.work / "dagster_home"
         home.mkdir()
         overrides = yaml.safe_load((ROOT / "orchestration" / "dagster.yaml").read_text())
@@ -246,8 +326,18 @@ class Case:
             None if self.args.no_full_rebuild else dbt_full_rebuild(self.settings.duckdb_path)
         )
         if result["dbt_full_rebuild_seconds"] is not None:
+            result["full_build_seconds"] = (
+                result["load_seconds"] + result["replicate_seconds"]
+                + result["dbt_full_rebuild_seconds"]
+            )  # fmt: skip
+            event_files = [p for p in self.history_files if "/events/" in str(p)]
+            result["reference_chain_seconds"] = reference_chain(
+                event_files, self.days, self.args.same_anonymous_ids, self.work
+            )
             print(f"[{self.days}d] dbt build --full-refresh on the same warehouse: "
-                  f"{result['dbt_full_rebuild_seconds']:.1f} s", flush=True)  # fmt: skip
+                  f"{result['dbt_full_rebuild_seconds']:.1f} s; full build (load, copies, dbt) "
+                  f"{result['full_build_seconds']:.1f} s; plain-DuckDB chain on the same files "
+                  f"{result['reference_chain_seconds']:.1f} s", flush=True)  # fmt: skip
         result["median_batch_seconds"] = statistics.median(
             b["total_seconds"] for b in result["batches"]
         )
@@ -283,6 +373,28 @@ def _lines(path: Path):
         yield from f
 
 
+def peak_rss_mb() -> int:
+    """The largest resident set of this process or of any child it waited for (dbt)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, children) / 1024)  # KiB on Linux
+
+
+def summarise(cases: list[dict]) -> dict:
+    longest = max(cases, key=lambda c: c["history_days"])
+    references = [b["reference_seconds"] for c in cases for b in c["batches"]]
+    return {
+        "batch_median_s": {str(c["history_days"]): round(c["median_batch_seconds"], 2)
+                           for c in cases},
+        "reference_s": round(statistics.median(references), 3),
+        "full_build_s": longest.get("full_build_seconds") and round(longest["full_build_seconds"], 1),
+        "reference_chain_s": longest.get("reference_chain_seconds")
+        and round(longest["reference_chain_seconds"], 1),
+        "full_build_days": longest["history_days"],
+        "peak_rss_mb": peak_rss_mb(),
+    }  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events-per-hour", type=int, default=15_000)
@@ -294,6 +406,7 @@ def main() -> int:
                         help="skip the reference full rebuild (minutes at 30 days)")  # fmt: skip
     parser.add_argument("--same-anonymous-ids", action="store_true",
                         help="earlier days keep every anonymous id (worst case, see above)")  # fmt: skip
+    parser.add_argument("--json", type=Path, help="write the summary (see above) to this file")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PII__HASH_KEY", "benchmark-key")
@@ -310,6 +423,10 @@ def main() -> int:
     out = args.out / "microbatch.json"
     out.write_text(json.dumps(report, indent=1, default=str))
     print(f"details: {out}")
+    summary = summarise(cases)
+    print(json.dumps(summary))
+    if args.json:
+        args.json.write_text(json.dumps(summary, indent=1))
     return 0
 
 
