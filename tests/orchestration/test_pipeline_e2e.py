@@ -9,6 +9,7 @@ import math
 import os
 import re
 import subprocess
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -35,6 +36,12 @@ def _run(instance, raise_on_error=True):
     """The hourly job's result (the KPI job ran after it only if it succeeded)."""
     results = run_pipeline(instance, HOUR, raise_on_error=raise_on_error)
     assert all(r.success for r in results[1:])
+    # dagster-dbt's per-invocation target folders (target/<op>-<run id[:7]>-<id>): a successful
+    # dbt step leaves none behind, or they would pile up by two a batch, forever.
+    target = Path(os.environ.get("DBT_TARGET_PATH", DBT_PROJECT_DIR / "target"))
+    for result in results:
+        if result.success:
+            assert not list(target.glob(f"cx_dbt_*-{result.run_id[:7]}-*")), result.run_id
     return results[0]
 
 

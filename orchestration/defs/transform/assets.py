@@ -11,7 +11,9 @@ The window reaches dbt as --event-time-start / --event-time-end (macros/batch/ba
 
 import datetime as dt
 import os
+import shutil
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -82,7 +84,27 @@ def _run_dbt(
     events = with_row_counts(events, invocation.manifest, settings.duckdb_path)
     yield from batch_summary(events, settings.duckdb_path)
     if not invocation.is_successful():
-        raise dg.Failure("dbt build failed: see the step's logs for the failing models and tests")
+        prune_target_folders(invocation.target_path.parent)
+        raise dg.Failure(
+            "dbt build failed: see the step's logs for the failing models and tests (dbt's "
+            f"artifacts: {invocation.target_path})"
+        )
+    shutil.rmtree(invocation.target_path, ignore_errors=True)
+
+
+KEEP_FAILED_TARGETS = 10
+
+
+def prune_target_folders(target: Path) -> None:
+    """dagster-dbt gives every invocation a target folder of its own (target/<op>-<run>-<id>,
+    ~4 MB: the manifest, compiled SQL, run_results.json): two a batch, every hour, forever.
+    A successful invocation's folder is removed once its events are read; of the failed ones,
+    which hold what to debug, the newest KEEP_FAILED_TARGETS stay."""
+    failed = sorted(
+        (p for p in target.glob("cx_dbt_*") if p.is_dir()), key=lambda p: p.stat().st_mtime
+    )
+    for path in failed[:-KEEP_FAILED_TARGETS]:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _dbt_group(name: str, partitions_def: dg.PartitionsDefinition, **selection: str):
