@@ -17,9 +17,9 @@
     implementations, chosen by adapter (replace_rows):
     - delete + insert, for engines that can delete rows (DuckDB: the default here);
     - partition replacement, for engines that can only overwrite whole partitions (Spark on
-      Parquet: insert_overwrite): the partitions (config replacement_partitions, a list of expressions over
-      the model's columns; none: the whole table is one partition) holding a replaced row or a new
-      row are written again whole, as their kept rows plus the new ones. The var
+      Parquet: insert_overwrite): the partitions (replacement_partitions below: by default the
+      day of rebuilt_from, or the period column; none: the whole table is one partition)
+      holding a replaced row or a new row are written again whole, as their kept rows plus the new ones. The var
       batch_replacement='partitions' runs this implementation on DuckDB too, which is how the
       incremental = full rebuild test proves it (tests/transform/test_microbatch_invariant.py). -#}
 
@@ -75,7 +75,7 @@
 {% macro default__replace_rows(arg_dict, replaced) %}
     {%- set target, temp = arg_dict.target_relation, arg_dict.temp_relation -%}
     {%- set columns = get_quoted_csv(arg_dict.dest_columns | map(attribute='name')) -%}
-    {%- set partition_by = config.get('replacement_partitions') or [] -%}
+    {%- set partition_by = replacement_partitions() -%}
     {%- set partitions = [] -%}
     {%- for expression in partition_by -%}
         {%- do partitions.append(expression ~ ' as partition_' ~ loop.index) -%}
@@ -96,6 +96,20 @@
     {%- endset -%}
     {{ return(overwrite_partitions(target, columns, partition_by, touched, content)) }}
 {% endmacro %}
+
+
+{#- The partitions a replacement rewrites whole: config replacement_partitions (expressions over
+    the model's columns) when a model sets it; else rebuild_persons' day of rebuilt_from (the
+    whole table when it has none) and rebuild_periods' period_column. -#}
+{% macro replacement_partitions() -%}
+    {%- set explicit = config.get('replacement_partitions') -%}
+    {%- if explicit is not none -%}{{ return(explicit) }}{%- endif -%}
+    {%- if config.get('incremental_strategy') == 'rebuild_periods' -%}
+        {{ return([config.require('period_column')]) }}
+    {%- endif -%}
+    {%- set rebuilt_from = config.get('rebuilt_from') -%}
+    {{ return([dbt.date_trunc('day', rebuilt_from)] if rebuilt_from else []) }}
+{%- endmacro %}
 
 
 {#- `the row lies in one of the partitions of `touched`` (a query of partition_1, partition_2 ...);

@@ -10,7 +10,6 @@
     incremental_strategy='rebuild_persons',
     rebuilt_from='entry_date',
     lookback_days=var('funnel_window_days'),
-    replacement_partitions=['entry_date'],
     tags=['hourly_batch'],
 ) }}
 

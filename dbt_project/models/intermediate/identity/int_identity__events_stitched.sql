@@ -11,7 +11,6 @@
     materialized='incremental',
     incremental_strategy='rebuild_persons',
     rebuilt_from='event_at',
-    replacement_partitions=[dbt.date_trunc('day', 'event_at')],
     tags=['hourly_batch'],
 ) }}
 

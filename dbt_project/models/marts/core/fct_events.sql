@@ -4,7 +4,6 @@
     materialized='incremental',
     incremental_strategy='rebuild_persons',
     rebuilt_from='event_at',
-    replacement_partitions=[dbt.date_trunc('day', 'event_at')],
     tags=['hourly_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}

@@ -5,7 +5,6 @@
     materialized='incremental',
     incremental_strategy='rebuild_persons',
     rebuilt_from='session_start_at',
-    replacement_partitions=[dbt.date_trunc('day', 'session_start_at')],
     tags=['hourly_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}

@@ -9,7 +9,6 @@
     incremental_strategy='rebuild_periods',
     period_column='entry_date',
     periods='funnel_days',
-    replacement_partitions=['entry_date'],
     tags=['kpi_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}

@@ -8,7 +8,6 @@
     incremental_strategy='rebuild_periods',
     period_column='kpi_date',
     periods='changed_and_later',
-    replacement_partitions=['kpi_date'],
     tags=['kpi_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__changed_periods') }}

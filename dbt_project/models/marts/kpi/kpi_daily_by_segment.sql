@@ -6,7 +6,6 @@
     incremental_strategy='rebuild_periods',
     period_column='kpi_date',
     period_grain='day',
-    replacement_partitions=['kpi_date'],
     tags=['kpi_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__changed_periods') }}

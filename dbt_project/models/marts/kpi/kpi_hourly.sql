@@ -6,7 +6,6 @@
     incremental_strategy='rebuild_periods',
     period_column='kpi_hour',
     period_grain='hour',
-    replacement_partitions=['kpi_hour'],
     tags=['kpi_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__changed_periods') }}
