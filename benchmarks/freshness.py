@@ -9,14 +9,15 @@ judged by the alert rules, with `dagster dev` running (daemon, landing sensor, s
    silent, which their freshness checks report as WARN).
 2. Loads the history before now (day 1 and day 2 until now) in process, as `make run` does,
    into a fresh data directory and Dagster home.
-3. Starts `dagster dev` on that home and turns on `cx_landing_sensor` and both schedules.
+3. Starts `dagster dev` on that home and turns on `cx_landing_sensor` and the hourly schedule.
 4. Every minute for --minutes, publishes the next minute of events as one collector-style file
    (written under a hidden name, then renamed, as the collector publishes).
 5. After a drain (--drain-minutes), stops the server and computes for each file, from the
    warehouse and the Dagster instance:
-   - processed: when the hourly dbt run that took its load finished (ops.processed_loads);
-   - published: the end of the publish step of the first cx_daily_kpis run whose KPI dbt step
-     started after that (the KPIs computed with the file's events, then published);
+   - processed: when the dbt build that took its load finished (ops.processed_loads; the KPI
+     marts are built in that same dbt invocation);
+   - published: the end of the first successful publish step after that (the same run's:
+     the KPIs computed with the file's events, then published);
    - judged: the first ops.alert_evaluations row of the hour its events fall in, evaluated
      after it was processed.
    A file not yet published or judged when the server stops counts as the run's length.
@@ -182,20 +183,19 @@ def measure(work: Path, env: dict, files: list[dict], stopped_at: float) -> list
         con.close()
     judged_at = {_epoch(h): _epoch(t) for h, t in judged}
     os.environ["DAGSTER_HOME"] = str(work / "dagster_home")
-    publishes = []  # (KPI dbt step start, publish step end) of each successful KPI run
+    publishes = []  # the end of each successful publish step
     with dg.DagsterInstance.get() as instance:
-        for run in instance.get_runs(filters=dg.RunsFilter(job_name="cx_daily_kpis")):
+        for run in instance.get_runs(filters=dg.RunsFilter(job_name="cx_hourly")):
             steps = {s.step_key: s for s in instance.get_run_step_stats(run.run_id)}
-            kpi, publish = steps.get("cx_dbt_daily_kpis"), steps.get("analytics__published")
-            if kpi and publish and publish.end_time and publish.status.value == "SUCCESS":
-                publishes.append((kpi.start_time, publish.end_time))
+            publish = steps.get("analytics__published")
+            if publish and publish.end_time and publish.status.value == "SUCCESS":
+                publishes.append(publish.end_time)
     rows = []
     for f in files:
         load = loads.get(f["relative"])
         done = processed.get(load)
         t_proc = _epoch(done) if done else None
-        published = min((end for start, end in publishes if t_proc and start >= t_proc),
-                        default=None)  # fmt: skip
+        published = min((end for end in publishes if t_proc and end >= t_proc), default=None)
         hour = f["hour"]
         judged = judged_at.get(hour) if t_proc and judged_at.get(hour, 0) >= t_proc else None
         land = f["landed_at"]
@@ -282,8 +282,8 @@ def main() -> int:
     files = []
     try:
         started = [_gql(url, START_SENSOR, {"s": {**location, "sensorName": "cx_landing_sensor"}})]
-        for schedule in ("cx_hourly_schedule", "cx_daily_kpis_schedule"):
-            started.append(_gql(url, START_SCHEDULE, {"s": {**location, "scheduleName": schedule}}))
+        started.append(_gql(url, START_SCHEDULE,
+                            {"s": {**location, "scheduleName": "cx_hourly_schedule"}}))  # fmt: skip
         failed = [s for s in started if "Error" in json.dumps(s)]
         if failed:
             raise RuntimeError(f"could not turn on the sensor and schedules: {failed}")

@@ -60,7 +60,7 @@ def current() -> Snapshot:
         stat = os.stat(path)
     except FileNotFoundError as missing:
         raise NotPublished(
-            f"no published copy at {path}: run `make run` (or the cx_daily_kpis job), which "
+            f"no published copy at {path}: run `make run` (or the cx_hourly job), which "
             "publishes the marts; CX_ANALYTICS_PATH names another file"
         ) from missing
     cursor = _connection(str(path), stat.st_ino, stat.st_ctime_ns).cursor()

@@ -286,7 +286,6 @@ def conversion_event() -> str:
 # The schedules' crons (UTC): read when the Dagster definitions load, from here like every setting.
 CRONS = {
     "CX_HOURLY_CRON": "10 * * * *",  # cx_hourly: the latest complete hour
-    "CX_KPI_CRON": "40 * * * *",  # cx_daily_kpis: that hour's day, then the publish
     "CX_RETENTION_CRON": "20 3 * * *",  # cx_retention: the daily purge
 }
 

@@ -1,8 +1,8 @@
 """Run the pipeline from a shell, in this process, recorded in $DAGSTER_HOME like any other run.
 
     python -m orchestration.run latest
-        The latest complete UTC hour (cx_hourly), then its day's KPI marts (cx_daily_kpis):
-        what the hourly schedule does.
+        The latest complete UTC hour (cx_hourly: load, model, KPIs, alerts, publish): what the
+        hourly schedule does.
     python -m orchestration.run landed
         The same for the hour of the newest landed file (its delivery hour): what the landing
         sensor did when that file arrived.
@@ -13,8 +13,8 @@
         judge every hour of the demo world (its incident opens an alert) and the checks run at
         the world's own hours, not at today's; run again, it processes only the newest hour.
     python -m orchestration.run backfill --from 2026-11-20-00:00 --to 2026-11-20-23:00
-        Rebuild a range of hours from what is in raw (one run of cx_hourly over the range, then
-        one run of cx_daily_kpis over its days): the repair after late data, a model fix or a
+        Rebuild a range of hours from what is in raw (one run of cx_hourly over the range, its
+        days' KPIs included): the repair after late data, a model fix or a
         bad load. Both ends are partition keys (hours), inclusive.
 
 The same runs can be started from the UI (Jobs → cx_hourly → Materialize / Backfill) or by the
@@ -86,9 +86,10 @@ def last_judged_hour(warehouse) -> dt.datetime | None:
 
 
 def recompute_kpis(instance: dg.DagsterInstance, first_day: str, last_day: str) -> None:
-    """The KPI job over days (rebuilt from the facts as they are now, then published): what an
-    erasure needs once the person's rows are gone."""
-    result = run_job(instance, "cx_daily_kpis", first_day, last_day)
+    """The KPI job over the hours of days first_day..last_day (the KPI marts rebuilt from the
+    facts as they are now, then published): what an erasure needs once the person's rows are
+    gone."""
+    result = run_job(instance, "cx_kpis", f"{first_day}-00:00", f"{last_day}-23:00")
     if not result.success:
         raise RuntimeError(
             f"KPI recompute for {first_day}..{last_day} failed (run {result.run_id}): the "
@@ -98,20 +99,9 @@ def recompute_kpis(instance: dg.DagsterInstance, first_day: str, last_day: str) 
 
 def run_pipeline(
     instance: dg.DagsterInstance, first: str, last: str | None = None, raise_on_error: bool = True
-) -> list[dg.ExecuteInProcessResult]:
-    """cx_hourly over the hours first..last, then (if it succeeded) cx_daily_kpis over their
-    days; the results of the runs made."""
-    last = last or first
-    results = []
-    for job_name, start, end in (
-        ("cx_hourly", first, last),
-        ("cx_daily_kpis", first[:10], last[:10]),
-    ):
-        result = run_job(instance, job_name, start, end, raise_on_error)
-        results.append(result)
-        if not result.success:
-            break
-    return results
+) -> dg.ExecuteInProcessResult:
+    """cx_hourly over the hours first..last, as one run."""
+    return run_job(instance, "cx_hourly", first, last or first, raise_on_error)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,11 +151,11 @@ def main(argv: list[str] | None = None) -> int:
                 )
     with dg.DagsterInstance.get() as instance:
         try:
-            results = run_pipeline(instance, first, last, raise_on_error=False)
+            result = run_pipeline(instance, first, last, raise_on_error=False)
         except WarehouseLocked as error:
             print(f"not started: {error}", file=sys.stderr)
             return 3
-    return 0 if len(results) == 2 and all(r.success for r in results) else 1
+    return 0 if result.success else 1
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@
    raw_staging, staging, intermediate, marts; dlt child tables follow their parents; quarantined
    lines mentioning them go too);
 4. recomputes the KPI marts of the days their rows touched and republishes the analysts' copy
-   (the cx_daily_kpis job through Dagster), then drops older Parquet snapshots and dlt's local
+   (the cx_kpis job through Dagster), then drops older Parquet snapshots and dlt's local
    working folders (load packages could hold their records; dlt restores its state from the
    warehouse on the next run);
 5. records the request in `ops.erasure_requests`: who asked, which identifier (the email only as

@@ -10,14 +10,10 @@ from ingestion.settings import Settings, partitions_start
 # whose limit (1) is set in the instance's dagster.yaml (orchestration/dagster.yaml).
 DUCKDB_POOL = "duckdb_writer"
 
-# Event-driven assets are partitioned by UTC hour, the KPI marts by UTC day. A partition's run
-# processes what has landed since the last run *and* rebuilds its own window (a backfill of a
-# range rebuilds that range): see docs/operations.md.
+# The assets of the pipeline are partitioned by UTC hour. A partition's run processes what has
+# landed since the last run *and* rebuilds its own window (a backfill of a range rebuilds that
+# range; the KPI marts, the days it touches): see docs/operations.md.
 HOURLY = dg.HourlyPartitionsDefinition(start_date=partitions_start(), timezone="UTC")
-# end_offset=1: today is a partition already, so its KPIs are refreshed every hour, not tomorrow.
-DAILY = dg.DailyPartitionsDefinition(
-    start_date=partitions_start()[:10], timezone="UTC", end_offset=1
-)
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -66,8 +66,8 @@ def test_collector_write_keys_map_to_sources(tmp_path):
 
 
 def test_schedule_crons_come_from_settings_and_are_checked():
-    assert cron("CX_KPI_CRON", {}) == "40 * * * *"
-    assert cron("CX_KPI_CRON", {"CX_KPI_CRON": "5 * * * *"}) == "5 * * * *"
+    assert cron("CX_RETENTION_CRON", {}) == "20 3 * * *"
+    assert cron("CX_HOURLY_CRON", {"CX_HOURLY_CRON": "5 * * * *"}) == "5 * * * *"
     with pytest.raises(ConfigError) as error:
         cron("CX_HOURLY_CRON", {"CX_HOURLY_CRON": "every hour"})
     assert "CX_HOURLY_CRON" in str(error.value) and "'10 * * * *'" in str(error.value)

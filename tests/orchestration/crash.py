@@ -15,9 +15,8 @@ import duckdb
 from ingestion.settings import PROJECT_ROOT
 
 # Steps of `orchestration.run landed`, in order, as its log announces them.
-STEPS = ("raw_events", "raw_survey_responses", "raw_tickets", "raw_quality", "cx_dbt_hourly",
-         "mart_schema_hourly", "ops__alerts", "cx_dbt_daily_kpis", "mart_schema_kpis",
-         "analytics__published")  # fmt: skip
+STEPS = ("raw_events", "raw_survey_responses", "raw_tickets", "raw_quality", "cx_dbt",
+         "mart_schema", "ops__alerts", "analytics__published")  # fmt: skip
 
 
 def pipeline_env(data_dir: Path, landing: Path) -> dict[str, str]:

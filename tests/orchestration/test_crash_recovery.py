@@ -28,7 +28,7 @@ def clean_run(small_world, tmp_path_factory):
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize(("step", "delay"), [
     ("raw_events", 0.5),  # extract and load
-    ("cx_dbt_hourly", 3.0),  # inside the hourly dbt build
+    ("cx_dbt", 3.0),  # inside the dbt build
     ("analytics__published", 0.2),  # the publish
 ])  # fmt: skip
 def test_killed_run_is_recovered_and_rerun_equals_a_clean_run(

@@ -7,7 +7,7 @@ from orchestration.defs.transform.assets import KEEP_FAILED_TARGETS, prune_targe
 
 
 def test_failed_target_folders_are_pruned_to_the_newest(tmp_path):
-    names = [f"cx_dbt_hourly-{i:07d}-abcdefg" for i in range(KEEP_FAILED_TARGETS + 3)]
+    names = [f"cx_dbt-{i:07d}-abcdefg" for i in range(KEEP_FAILED_TARGETS + 3)]
     for i, name in enumerate(names):
         (tmp_path / name).mkdir()
         (tmp_path / name / "run_results.json").write_text("{}")

@@ -49,29 +49,34 @@ def test_lineage_runs_landing_to_marts():
 
 def test_every_warehouse_writer_is_in_the_duckdb_pool():
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)]
-    # three dlt feeds, the two dbt groups, ops/alerts, analytics/published, ops/retention
-    assert len(assets) == 8
+    # three dlt feeds, the dbt models, ops/alerts, analytics/published, ops/retention
+    assert len(assets) == 7
     for asset in assets:
         assert asset.op.pool == DUCKDB_POOL, asset.node_def.name
     # The GX checks write ops.dq_results: writers too.
     checks = [c for c in defs.asset_checks if isinstance(c, dg.AssetChecksDefinition)]
-    assert {c.node_def.name for c in checks} == {
-        "raw_quality",
-        "mart_schema_hourly",
-        "mart_schema_kpis",
-    }
+    assert {c.node_def.name for c in checks} == {"raw_quality", "mart_schema"}
     for check in checks:
         assert check.op.pool == DUCKDB_POOL, check.node_def.name
 
 
-def test_the_kpi_job_publishes_after_every_mart():
-    """analytics/published (the analysts' copy) runs last in cx_daily_kpis, after every mart."""
+def test_one_run_a_batch_publishes_after_every_mart_and_the_alerts():
+    """cx_hourly is the whole batch: loads, checks, one dbt step (the KPI marts included), the
+    alerts, and analytics/published (the analysts' copy) last, after every mart and the alerts;
+    cx_kpis (the recompute after an erasure) holds the KPI marts and the publish only."""
     graph = _graph()
     published = dg.AssetKey(["analytics", "published"])
     marts = {k for k in graph.get_all_asset_keys() if k.path[0] == "marts"}
-    assert len(marts) >= 14 and graph.get(published).parent_keys == marts
-    job = REPO.get_job("cx_daily_kpis")
-    assert published in {k for k in job.asset_layer.selected_asset_keys}
+    alerts = dg.AssetKey(["ops", "alerts"])
+    assert len(marts) >= 14 and graph.get(published).parent_keys == marts | {alerts}
+    hourly = REPO.get_job("cx_hourly")
+    assert {published, alerts, dg.AssetKey(["marts", "kpi_daily"])} <= set(
+        hourly.asset_layer.selected_asset_keys
+    )
+    assert [n.name for n in hourly.graph.node_defs if n.name.startswith("cx_dbt")] == ["cx_dbt"]
+    kpis = set(REPO.get_job("cx_kpis").asset_layer.selected_asset_keys)
+    assert published in kpis and dg.AssetKey(["marts", "kpi_daily"]) in kpis
+    assert not {dg.AssetKey(["marts", "fct_sessions"]), alerts} & kpis
 
 
 def test_quality_checks_block_dbt_in_the_hourly_job():
@@ -87,9 +92,9 @@ def test_quality_checks_block_dbt_in_the_hourly_job():
     marts = {key for key in graph.get_all_asset_keys() if key.path[0] == "marts"}
     assert {k.asset_key for k in graph.asset_check_keys if k.name == "schema"} >= marts
     plan = {node.name for node in job.graph.node_defs}
-    assert {"raw_quality", "cx_dbt_hourly", "mart_schema_hourly"} <= plan
+    assert {"raw_quality", "cx_dbt", "mart_schema"} <= plan
     structure = job.graph.dependency_structure
-    dbt_inputs = {d.node.name for d in structure.all_upstream_outputs_from_node("cx_dbt_hourly")}
+    dbt_inputs = {d.node.name for d in structure.all_upstream_outputs_from_node("cx_dbt")}
     assert "raw_quality" in dbt_inputs
 
 
@@ -108,37 +113,31 @@ def test_alerts_run_after_the_hourly_marts_and_failures_are_reported():
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
-def test_partitions_hourly_for_events_daily_for_kpis():
+def test_partitions_hourly_for_every_modelled_asset():
     graph = _graph()
     hourly = graph.get(dg.AssetKey(["marts", "fct_sessions"])).partitions_def
-    daily = graph.get(dg.AssetKey(["marts", "kpi_daily"])).partitions_def
     assert isinstance(hourly, dg.HourlyPartitionsDefinition) and hourly.timezone == "UTC"
-    assert isinstance(daily, dg.DailyPartitionsDefinition) and daily.timezone == "UTC"
+    for key in (["marts", "kpi_daily"], ["analytics", "published"], ["ops", "alerts"]):
+        assert graph.get(dg.AssetKey(key)).partitions_def == hourly, key
     assert graph.get(dg.AssetKey(["raw", "events"])).partitions_def is None  # cursor-incremental
-    hourly_job = defs.resolve_job_def("cx_hourly")
-    assert hourly_job.partitions_def == hourly
-    assert defs.resolve_job_def("cx_daily_kpis").partitions_def == daily
+    assert defs.resolve_job_def("cx_hourly").partitions_def == hourly
+    assert defs.resolve_job_def("cx_kpis").partitions_def == hourly
 
 
-def test_schedules_run_the_latest_complete_hour_and_its_day():
+def test_schedule_runs_the_latest_complete_hour():
     hourly = defs.resolve_schedule_def("cx_hourly_schedule")
-    kpis = defs.resolve_schedule_def("cx_daily_kpis_schedule")
-    assert hourly.cron_schedule == "10 * * * *" and kpis.cron_schedule == "40 * * * *"
+    assert hourly.cron_schedule == "10 * * * *"
     at = dt.datetime(2026, 11, 23, 0, 10, tzinfo=dt.UTC)
     with dg.build_schedule_context(scheduled_execution_time=at, repository_def=REPO) as context:
         run = hourly.evaluate_tick(context).run_requests[0]
         assert run.partition_key == "2026-11-22-23:00"
-    with dg.build_schedule_context(
-        scheduled_execution_time=at.replace(minute=40), repository_def=REPO
-    ) as context:
-        assert kpis.evaluate_tick(context).run_requests[0].partition_key == "2026-11-22"
 
 
 def test_sensor_requests_runs_once_per_new_landing_file(cx_env):
     sensor = defs.resolve_sensor_def("cx_landing_sensor")
     with dg.build_sensor_context(cursor=None, repository_def=REPO) as context:
         first = sensor.evaluate_tick(context)
-    assert {r.job_name for r in first.run_requests} == {"cx_hourly", "cx_daily_kpis"}
+    assert sensor.job_name == "cx_hourly" and len(first.run_requests) == 1
     with dg.build_sensor_context(cursor=first.cursor, repository_def=REPO) as context:
         assert not sensor.evaluate_tick(context).run_requests  # nothing new
     newest = max(p.stat().st_mtime for p in cx_env["landing"].rglob("*") if p.is_file())
@@ -148,4 +147,4 @@ def test_sensor_requests_runs_once_per_new_landing_file(cx_env):
     os.utime(late, (newest + 60, newest + 60))
     with dg.build_sensor_context(cursor=first.cursor, repository_def=REPO) as context:
         again = sensor.evaluate_tick(context)
-    assert len(again.run_requests) == 2 and again.cursor != first.cursor
+    assert len(again.run_requests) == 1 and again.cursor != first.cursor

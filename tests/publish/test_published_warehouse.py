@@ -1,4 +1,4 @@
-"""Soak test of the published warehouse: the real pipeline (cx_hourly then cx_daily_kpis through
+"""Soak test of the published warehouse: the real pipeline (cx_hourly through
 Dagster) runs CX_PUBLISH_SOAK_RUNS times on the small world delivered in as many slices, while
 analysts' readers (tests/publish/readers.py) query the published copy every second and hold a
 connection open. The readers must see no error and only whole snapshots (each day's KPIs equal

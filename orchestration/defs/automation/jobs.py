@@ -1,13 +1,14 @@
 """Jobs, the hourly schedule and the landing sensor.
 
-- `cx_hourly` (hourly partitions): load what landed (dlt, cursor-incremental), then the
-  event-driven dbt models for that batch and the partition's window, then the alert rules
-  (ops/alerts) for its hour(s).
-- `cx_daily_kpis` (daily partitions): the KPI marts, for the periods the batches changed and the
-  partition's day; then `analytics/published`, the read-only copy analysts query.
-The schedules run them for the latest complete hour (CX_HOURLY_CRON, default 10 past every hour;
-CX_KPI_CRON, default 40 past); the sensor runs both as soon as new landing files appear. Both jobs write
-DuckDB: their steps share the duckdb_writer pool, so runs queue instead of colliding.
+- `cx_hourly` (hourly partitions): one run a batch. Load what landed (dlt, cursor-incremental),
+  check it, build every dbt model for that batch and the partition's window (facts, then the KPI
+  marts of the periods that changed), judge the alert rules for its hour(s), and publish the
+  marts to `analytics/published`, the read-only copy analysts query.
+- `cx_kpis` (hourly partitions): the KPI marts alone over a range of hours, then the publish:
+  the recompute an erasure needs once a person's rows are gone (orchestration/privacy.py).
+The schedule runs cx_hourly for the latest complete hour (CX_HOURLY_CRON, default 10 past every
+hour); the landing sensor runs it as soon as new files land. Every step writes DuckDB: the steps
+share the duckdb_writer pool, so runs queue instead of colliding.
 """
 
 import datetime as dt
@@ -16,8 +17,8 @@ from pathlib import Path
 import dagster as dg
 
 from ingestion.settings import CRONS, Settings, cron
-from orchestration.defs.shared import DAILY, DUCKDB_POOL, HOURLY
-from orchestration.defs.transform.assets import cx_dbt_daily_kpis, cx_dbt_hourly
+from orchestration.defs.shared import DUCKDB_POOL, HOURLY
+from orchestration.defs.transform.assets import KPI_MODELS, cx_dbt
 from orchestration.recovery import recover_dead_runs, report_pool_waits
 
 # Every step writes DuckDB, so the duckdb_writer pool runs them one at a time anyway; one process
@@ -25,19 +26,20 @@ from orchestration.recovery import recover_dead_runs, report_pool_waits
 # The pool still applies across runs: a second run's writer waits for this one's.
 cx_hourly = dg.define_asset_job(
     name="cx_hourly",
-    selection=dg.AssetSelection.groups("ingestion", "alerts")
-    | dg.AssetSelection.assets(cx_dbt_hourly),
+    selection=dg.AssetSelection.groups("ingestion", "alerts", "publish")
+    | dg.AssetSelection.assets(cx_dbt),
     partitions_def=HOURLY,
-    description="Load what landed, rebuild the event-driven models for that batch and hour, "
-    "then judge the alert rules for the hour.",
+    description="Load what landed, build the dbt models for that batch and hour (the KPI marts "
+    "of the periods that changed included), judge the alert rules for the hour, then publish "
+    "the marts to the analysts' read-only copy.",
     executor_def=dg.in_process_executor,
 )
-cx_daily_kpis = dg.define_asset_job(
-    name="cx_daily_kpis",
-    selection=dg.AssetSelection.assets(cx_dbt_daily_kpis) | dg.AssetSelection.groups("publish"),
-    partitions_def=DAILY,
-    description="Recompute the KPI marts for the periods that changed and the partition's day, "
-    "then publish the marts to the analysts' read-only copy.",
+cx_kpis = dg.define_asset_job(
+    name="cx_kpis",
+    selection=KPI_MODELS | dg.AssetSelection.groups("publish"),
+    partitions_def=HOURLY,
+    description="Recompute the KPI marts for the hours of the partition (and their days) from "
+    "the facts as they are now, then publish: what an erasure runs after deleting a person.",
     executor_def=dg.in_process_executor,
 )
 
@@ -49,41 +51,15 @@ def latest_complete_hour(now: dt.datetime) -> str:
     )
 
 
-def _run_requests(hour_key: str, run_key: str | None) -> list[dg.RunRequest]:
-    return [
-        dg.RunRequest(
-            job_name="cx_hourly", partition_key=hour_key, run_key=run_key and f"{run_key}-hourly"
-        ),
-        dg.RunRequest(
-            job_name="cx_daily_kpis",
-            partition_key=hour_key[:10],
-            run_key=run_key and f"{run_key}-daily",
-        ),
-    ]
-
-
-def _hourly_schedule(name: str, job, cron_env: str, which: int, text: str) -> dg.ScheduleDefinition:
-    @dg.schedule(
-        name=name,
-        cron_schedule=cron(cron_env),
-        job=job,
-        execution_timezone="UTC",
-        description=f"Every hour ({cron_env}, default '{CRONS[cron_env]}'): {text}",
-    )
-    def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        return _run_requests(latest_complete_hour(context.scheduled_execution_time), None)[which]
-
-    return _schedule
-
-
-cx_hourly_schedule = _hourly_schedule(
-    "cx_hourly_schedule", cx_hourly, "CX_HOURLY_CRON", 0,
-    "load and model the latest complete hour.",
-)  # fmt: skip
-cx_daily_kpis_schedule = _hourly_schedule(
-    "cx_daily_kpis_schedule", cx_daily_kpis, "CX_KPI_CRON", 1,
-    "after the hourly run, the KPI marts of that hour's day.",
-)  # fmt: skip
+@dg.schedule(
+    cron_schedule=cron("CX_HOURLY_CRON"),
+    job=cx_hourly,
+    execution_timezone="UTC",
+    description=f"Every hour (CX_HOURLY_CRON, default '{CRONS['CX_HOURLY_CRON']}'): load, model, "
+    "judge and publish the latest complete hour.",
+)
+def cx_hourly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    return dg.RunRequest(partition_key=latest_complete_hour(context.scheduled_execution_time))
 
 
 def landing_files(landing: Path):
@@ -104,9 +80,9 @@ def oldest_landing_file(landing: Path) -> tuple[float, str] | None:
 
 
 @dg.sensor(
-    jobs=[cx_hourly, cx_daily_kpis],
+    job=cx_hourly,
     minimum_interval_seconds=60,
-    description="Starts the hourly and KPI runs as soon as new files land (newest file mtime).",
+    description="Starts a cx_hourly run as soon as new files land (newest file mtime).",
 )
 def cx_landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
     newest = newest_landing_file(Settings.from_env().landing_dir)
@@ -114,7 +90,7 @@ def cx_landing_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         return dg.SensorResult(skip_reason="no new landing files")
     hour = latest_complete_hour(dt.datetime.now(dt.UTC))
     return dg.SensorResult(
-        run_requests=_run_requests(hour, run_key=f"landing-{newest[0]:.6f}"),
+        run_requests=[dg.RunRequest(partition_key=hour, run_key=f"landing-{newest[0]:.6f}")],
         cursor=f"{newest[0]:.6f}",
     )
 
@@ -139,7 +115,7 @@ def cx_recovery_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
 
 
 defs = dg.Definitions(
-    jobs=[cx_hourly, cx_daily_kpis],
-    schedules=[cx_hourly_schedule, cx_daily_kpis_schedule],
+    jobs=[cx_hourly, cx_kpis],
+    schedules=[cx_hourly_schedule],
     sensors=[cx_landing_sensor, cx_recovery_sensor],
 )

@@ -4,7 +4,7 @@ every mart into the read-only file analysts query (and Parquet), swapped atomica
 
 import dagster as dg
 
-from orchestration.defs.shared import DAILY, DUCKDB_POOL, WarehouseResource
+from orchestration.defs.shared import DUCKDB_POOL, HOURLY, WarehouseResource
 from publish import publisher
 
 # Every mart the dbt project builds: the publish step runs after all of them.
@@ -19,10 +19,14 @@ PUBLISHED_MARTS = (
 @dg.asset(
     key=["analytics", "published"],
     group_name="publish",
-    partitions_def=DAILY,
+    partitions_def=HOURLY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=DUCKDB_POOL,  # it reads the warehouse file, which a writer would hold exclusively
-    deps=[dg.AssetKey(["marts", mart]) for mart in PUBLISHED_MARTS],
+    # after the alert rules too: the snapshot's status schema shows the dashboard the alerts
+    deps=[
+        *(dg.AssetKey(["marts", mart]) for mart in PUBLISHED_MARTS),
+        dg.AssetKey(["ops", "alerts"]),
+    ],
     description="The marts copied to the read-only analytics file (CX_ANALYTICS_PATH) and to "
     "Parquet (CX_PUBLISHED_DIR/current), swapped atomically once their KPI totals match "
     "their facts.",

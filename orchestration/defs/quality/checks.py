@@ -4,8 +4,8 @@
   an ERROR stops the dbt models of the run, so the last good marts stay), `freshness` and, for
   raw/events, `volume` (WARN). They look at the batch dbt is about to process and the hours of
   the run's partition.
-- `mart_schema_hourly` / `mart_schema_kpis`: after each dbt group, every mart's columns and types
-  against its contract (blocking for anything downstream in the same run).
+- `mart_schema`: after dbt, every mart's columns and types against its contract (blocking for
+  anything downstream in the same run: the alerts and the publish).
 
 Every result goes to ops.dq_results and the GX Data Docs site (<data dir>/gx), linked from the
 check's metadata. docs/data-quality.md has the list and what to do when one fails.
@@ -20,7 +20,7 @@ import duckdb
 
 from expectations.contracts import RAW_TABLES
 from orchestration.defs.shared import DUCKDB_POOL, HOURLY, WarehouseResource
-from orchestration.defs.transform.assets import cx_dbt_daily_kpis, cx_dbt_hourly
+from orchestration.defs.transform.assets import cx_dbt
 
 BLOCKING = {"schema", "values"}
 DESCRIPTIONS = {
@@ -48,8 +48,6 @@ def partition_window(run: dg.DagsterRun) -> tuple[str | None, list[dt.datetime],
         now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
         return None, [now - dt.timedelta(hours=1)], now
     label = first if first == last else f"{first}...{last}"
-    if len(first) == 10:  # a daily key
-        first, last = f"{first}-00:00", f"{last}-23:00"
     start = HOURLY.time_window_for_partition_key(first).start
     end = HOURLY.time_window_for_partition_key(last).end
     hours = [
@@ -182,7 +180,6 @@ def mart_schema_checks(name: str, dbt_assets: dg.AssetsDefinition) -> dg.AssetCh
     )
 
 
-mart_schema_hourly = mart_schema_checks("mart_schema_hourly", cx_dbt_hourly)
-mart_schema_kpis = mart_schema_checks("mart_schema_kpis", cx_dbt_daily_kpis)
+mart_schema = mart_schema_checks("mart_schema", cx_dbt)
 
-defs = dg.Definitions(asset_checks=[raw_quality, mart_schema_hourly, mart_schema_kpis])
+defs = dg.Definitions(asset_checks=[raw_quality, mart_schema])

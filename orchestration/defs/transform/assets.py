@@ -1,12 +1,14 @@
-"""dbt models as Dagster assets: staging → intermediate → marts, after the raw tables.
+"""dbt models as Dagster assets: staging → manifest → intermediate → marts, after the raw tables.
 
-Two groups of dbt assets, one dbt invocation each:
-- `cx_dbt_hourly`: staging, intermediate and the fact/dimension marts, partitioned by UTC hour.
-  A run processes every load dlt finished since the last run (macros/batch/batch.sql) and
-  rebuilds its partition window (for a backfill of a range, the whole range).
-- `cx_dbt_daily_kpis`: the KPI marts (dbt tag `kpi_batch`), partitioned by UTC day. A run
-  recomputes the periods whose inputs changed since it last ran, plus its day(s).
+`cx_dbt`: every model of the project as one multi-asset partitioned by UTC hour, built by one
+`dbt build` a run. A run processes every load dlt finished since the last run (the batch:
+macros/batch/batch.sql), rebuilds the persons and periods it touched and its partition window
+(for a backfill of a range, the whole range), and then the KPI marts (dbt tag `kpi_batch`) for
+the periods whose inputs changed and the days of the window. One invocation, not one for the
+facts and one for the KPIs: measured on the 1-day microbatch, 6.1-6.6 s against 8.6-10.1 s
+(dbt's start-up, its hooks and the window's day of KPIs once instead of twice).
 The window reaches dbt as --event-time-start / --event-time-end (macros/batch/batch.sql).
+`KPI_MODELS` selects the KPI marts alone (the recompute after an erasure: cx_kpis).
 """
 
 import datetime as dt
@@ -17,14 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, build_dbt_asset_selection, dbt_assets
 
-from orchestration.defs.shared import DAILY, DUCKDB_POOL, HOURLY, WarehouseResource
+from orchestration.defs.shared import DUCKDB_POOL, HOURLY, WarehouseResource
 from orchestration.defs.transform.batch import batch_summary
 from orchestration.defs.transform.project import DBT_EXECUTABLE, CxDbtCliResource, dbt_project
 from orchestration.defs.transform.row_counts import with_row_counts
-
-KPI_SELECT = "tag:kpi_batch"
 
 
 class CxDbtTranslator(DagsterDbtTranslator):
@@ -101,40 +101,32 @@ def prune_target_folders(target: Path) -> None:
     A successful invocation's folder is removed once its events are read; of the failed ones,
     which hold what to debug, the newest KEEP_FAILED_TARGETS stay."""
     failed = sorted(
-        (p for p in target.glob("cx_dbt_*") if p.is_dir()), key=lambda p: p.stat().st_mtime
+        (p for p in target.glob("cx_dbt-*") if p.is_dir()), key=lambda p: p.stat().st_mtime
     )
     for path in failed[:-KEEP_FAILED_TARGETS]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _dbt_group(name: str, partitions_def: dg.PartitionsDefinition, **selection: str):
-    """One group of dbt models as one multi-asset: one `dbt build` per run, in the writer pool;
-    a backfill of a range is one run over the range."""
-
-    @dbt_assets(
-        manifest=dbt_project.manifest_path,
-        project=dbt_project,
-        name=name,
-        dagster_dbt_translator=CxDbtTranslator(),
-        partitions_def=partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run(),
-        pool=DUCKDB_POOL,
-        **selection,
-    )
-    def _models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-    ) -> Iterator:
-        yield from _run_dbt(context, dbt, warehouse)
-
-    return _models
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    name="cx_dbt",
+    dagster_dbt_translator=CxDbtTranslator(),
+    partitions_def=HOURLY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=DUCKDB_POOL,
+)
+def cx_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Every dbt model: one `dbt build` a run, in the writer pool; a backfill of a range is one
+    run over the range."""
+    yield from _run_dbt(context, dbt, warehouse)
 
 
-cx_dbt_hourly = _dbt_group("cx_dbt_hourly", HOURLY, exclude=KPI_SELECT)
-cx_dbt_daily_kpis = _dbt_group("cx_dbt_daily_kpis", DAILY, select=KPI_SELECT)
+KPI_MODELS = build_dbt_asset_selection([cx_dbt], dbt_select="tag:kpi_batch")
 
 
 defs = dg.Definitions(
-    assets=[cx_dbt_hourly, cx_dbt_daily_kpis],
+    assets=[cx_dbt],
     resources={
         "dbt": CxDbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
     },
