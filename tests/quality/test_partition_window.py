@@ -1,4 +1,4 @@
-"""Which hours the raw checks judge: the run's partition, a range, or a day."""
+"""Which hours the raw checks judge: the run's partition or a range of them."""
 
 import datetime as dt
 
@@ -20,7 +20,7 @@ def test_one_hour():
     assert end == dt.datetime(2026, 11, 7, tzinfo=UTC)
 
 
-def test_a_range_of_hours_and_a_day():
+def test_a_range_of_hours():
     label, hours, end = partition_window(
         _run(
             **{
@@ -31,6 +31,4 @@ def test_a_range_of_hours_and_a_day():
     )
     assert label == "2026-11-06-22:00...2026-11-07-01:00"
     assert len(hours) == 4 and end == dt.datetime(2026, 11, 7, 2, tzinfo=UTC)
-    label, hours, end = partition_window(_run(**{"dagster/partition": "2026-11-06"}))
-    assert len(hours) == 24 and hours[0] == dt.datetime(2026, 11, 6, tzinfo=UTC)
-    assert end == dt.datetime(2026, 11, 7, tzinfo=UTC)
+    assert hours[0] == dt.datetime(2026, 11, 6, 22, tzinfo=UTC)
