@@ -12,18 +12,22 @@ The window reaches dbt as --event-time-start / --event-time-end (macros/batch/ba
 """
 
 import datetime as dt
+import functools
+import json
 import os
 import shutil
+import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, build_dbt_asset_selection, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, build_dbt_asset_selection, dbt_assets
 
 from orchestration.defs.shared import DUCKDB_POOL, HOURLY, WarehouseResource
 from orchestration.defs.transform.batch import batch_summary
-from orchestration.defs.transform.project import DBT_EXECUTABLE, CxDbtCliResource, dbt_project
+from orchestration.defs.transform.in_process import dbt_build
+from orchestration.defs.transform.project import dbt_project
 from orchestration.defs.transform.row_counts import with_row_counts
 
 
@@ -57,47 +61,64 @@ def _window_args(context: dg.AssetExecutionContext) -> list[str]:
     ]
 
 
-def _run_dbt(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
-) -> Iterator:
+@functools.cache
+def _manifest(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def dbt_target_root() -> Path:
+    """Where dbt's target folders go: DBT_TARGET_PATH (relative: to the project), else target/."""
+    return dbt_project.project_dir / os.environ.get("DBT_TARGET_PATH", "target")
+
+
+def _run_dbt(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator:
     settings = warehouse.settings()
     # dbt's unit tests check SQL logic, not data: `make test` runs them (tests/orchestration/
     # test_pipeline_e2e.py), the scheduled runs skip their ~2 s a run.
     args = ["build", "--exclude-resource-type", "unit_test", *_window_args(context)]
-    context.log.info(
-        "dbt %s on %s (target %s)", " ".join(args), settings.duckdb_path, settings.dbt_target
-    )
     # profiles.yml reads the warehouse path and target from these (dbt has no other channel);
     # they are put back afterwards, so the next run in this process resolves its own settings.
     saved = {key: os.environ.get(key) for key in ("CX_DUCKDB_PATH", "CX_ENV")}
     os.environ.update(CX_DUCKDB_PATH=str(settings.duckdb_path), CX_ENV=settings.env)
+    manifest = _manifest(dbt_project.manifest_path)
     try:
-        invocation = dbt.cli(args, context=context, raise_on_error=False)
         # Materializations of the models that built are recorded even when others fail.
-        events = list(invocation.stream())
+        build = dbt_build(
+            context, args, project=dbt_project, manifest=manifest, translator=TRANSLATOR,
+            target_root=dbt_target_root(),
+        )  # fmt: skip
     finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-    events = with_row_counts(events, invocation.manifest, settings.duckdb_path)
-    yield from batch_summary(events, settings.duckdb_path)
-    if not invocation.is_successful():
-        prune_target_folders(invocation.target_path.parent)
+    started = time.perf_counter()
+    events = list(batch_summary(with_row_counts(build.events, manifest, settings.duckdb_path),
+                                settings.duckdb_path))  # fmt: skip
+    context.log.info(
+        "dbt on %s (target %s): %.1f s in dbt, %.1f s from its results to %d Dagster events, "
+        "%.1f s for row counts and the batch's summary",
+        settings.duckdb_path, settings.dbt_target, build.dbt_seconds, build.convert_seconds,
+        len(events), time.perf_counter() - started,
+    )  # fmt: skip
+    yield from events
+    if not build.success:
+        prune_target_folders(build.target_path.parent)
+        reason = f"dbt stopped: {build.error}" if build.error else "dbt build failed"
         raise dg.Failure(
-            "dbt build failed: see the step's logs for the failing models and tests (dbt's "
-            f"artifacts: {invocation.target_path})"
+            f"{reason}. See the step's logs for the failing models and tests (dbt's artifacts "
+            f"and dbt.log: {build.target_path})"
         )
-    shutil.rmtree(invocation.target_path, ignore_errors=True)
+    shutil.rmtree(build.target_path, ignore_errors=True)
 
 
 KEEP_FAILED_TARGETS = 10
 
 
 def prune_target_folders(target: Path) -> None:
-    """dagster-dbt gives every invocation a target folder of its own (target/<op>-<run>-<id>,
-    ~4 MB: the manifest, compiled SQL, run_results.json): two a batch, every hour, forever.
+    """Every dbt invocation has a target folder of its own (target/<op>-<run>-<id>, ~4 MB: the
+    manifest, compiled SQL, run_results.json, dbt.log): one a batch, every hour, forever.
     A successful invocation's folder is removed once its events are read; of the failed ones,
     which hold what to debug, the newest KEEP_FAILED_TARGETS stay."""
     failed = sorted(
@@ -107,27 +128,25 @@ def prune_target_folders(target: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+TRANSLATOR = CxDbtTranslator()
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     name="cx_dbt",
-    dagster_dbt_translator=CxDbtTranslator(),
+    dagster_dbt_translator=TRANSLATOR,
     partitions_def=HOURLY,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=DUCKDB_POOL,
 )
-def cx_dbt(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """Every dbt model: one `dbt build` a run, in the writer pool; a backfill of a range is one
-    run over the range."""
-    yield from _run_dbt(context, dbt, warehouse)
+def cx_dbt(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
+    """Every dbt model: one `dbt build` a run, in the writer pool and in the run's process
+    (in_process.py); a backfill of a range is one run over the range."""
+    yield from _run_dbt(context, warehouse)
 
 
 KPI_MODELS = build_dbt_asset_selection([cx_dbt], dbt_select="tag:kpi_batch")
 
 
-defs = dg.Definitions(
-    assets=[cx_dbt],
-    resources={
-        "dbt": CxDbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE),
-    },
-)
+defs = dg.Definitions(assets=[cx_dbt])
