@@ -5,6 +5,7 @@ import os
 
 import dagster as dg
 
+from ingestion.settings import PROJECT_ROOT
 from orchestration.definitions import defs
 from orchestration.defs.shared import DUCKDB_POOL
 
@@ -45,6 +46,23 @@ def test_lineage_runs_landing_to_marts():
     assert quarantine == {
         dg.AssetKey(["raw", f"{f}_quarantine"]) for f in ("events", "tickets", "surveys")
     }
+
+
+def test_the_batch_reads_of_the_previous_state_are_in_the_lineage():
+    """The manifest models read tables as the previous run left them: declared dbt sources
+    (before_batch/<schema>/<table> in Dagster), not lookups hidden in the SQL."""
+    graph = _graph()
+    before = lambda schema, name: dg.AssetKey(["before_batch", schema, name])  # noqa: E731
+    persons = graph.get(dg.AssetKey(["intermediate", "int_batch__persons"])).parent_keys
+    assert {before("intermediate", "int_identity__events_stitched"),
+            before("intermediate", "int_sessions__events_sessionized")} <= persons  # fmt: skip
+    snapshot = graph.get(dg.AssetKey(["intermediate", "int_batch__kpi_rows_before"])).parent_keys
+    assert {before("marts", m) for m in ("fct_sessions", "fct_page_views", "fct_events",
+            "fct_feedback_experience", "fct_tickets", "fct_survey_responses", "dim_users")} | {
+            before("intermediate", "int_identity__plans")} <= snapshot  # fmt: skip
+    models = PROJECT_ROOT / "dbt_project" / "models"
+    hidden = [p.name for p in models.rglob("*.sql") if "adapter.get_relation" in p.read_text()]
+    assert hidden == []
 
 
 def test_every_warehouse_writer_is_in_the_duckdb_pool():

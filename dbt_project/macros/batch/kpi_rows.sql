@@ -74,19 +74,27 @@
 {%- endmacro %}
 
 
-{#- The same relations looked up in the warehouse without ref(), for the "before" side: the
-    snapshot model runs before these marts are rebuilt and must not depend on them (that would
-    be a cycle). None when one of them does not exist yet. -#}
+{#- The same relations as the previous run left them, for the "before" side: the snapshot model
+    runs before these marts are rebuilt, so it reads them as the before_batch sources (a ref
+    would be a cycle). None when one of them does not exist yet (a new warehouse). -#}
 {% macro kpi_input_relations_before() -%}
     {%- set rel = {} -%}
     {%- for name in ['fct_sessions', 'fct_page_views', 'fct_events', 'fct_feedback_experience',
                      'fct_tickets', 'fct_survey_responses', 'dim_users', 'int_identity__plans'] -%}
-        {%- set schema = 'intermediate' if name.startswith('int_') else 'marts' -%}
-        {%- set found = adapter.get_relation(target.database, schema, name) -%}
-        {%- if found is none -%}{{ return(none) }}{%- endif -%}
-        {%- do rel.update({name: found}) -%}
+        {#- every source looked up, so that parsing records each dependency -#}
+        {%- do rel.update({name: source_if_built(
+            'before_batch' if name.startswith('int_') else 'before_batch_marts', name)}) -%}
     {%- endfor -%}
-    {{ return(rel) }}
+    {{ return(none if none in rel.values() else rel) }}
+{%- endmacro %}
+
+
+{#- A source table's relation when it exists in the warehouse, else none (and none at parse
+    time, when dbt only records the dependency). -#}
+{% macro source_if_built(source_name, table_name) -%}
+    {%- set relation = source(source_name, table_name) -%}
+    {%- if not execute -%}{{ return(none) }}{%- endif -%}
+    {{ return(adapter.get_relation(relation.database, relation.schema, relation.identifier)) }}
 {%- endmacro %}
 
 

@@ -5,9 +5,9 @@
 -- were taken. int_batch__changed_periods compares, for each person, the earliest snapshot of
 -- each stretch of time with the rebuilt rows; the rows are deleted once the KPI marts have used
 -- them (on-run-end).
--- The marts are read without ref(): they are downstream of this model (see kpi_input_rows).
+-- The marts are read as the before_batch sources: they are downstream of this model.
 {{ config(materialized='incremental', incremental_strategy='append', tags=['hourly_batch']) }}
-{%- set before = kpi_input_relations_before() if execute else none %}
+{%- set before = kpi_input_relations_before() %}
 {%- set persons = "select person_id, rebuild_from_at from " ~ ref('int_batch__persons') %}
 {%- set captured_at = run_started_literal() %}
 

@@ -7,7 +7,7 @@
 -- so that every session from there on is rebuilt whole and none before it can change. Rows
 -- before rebuild_from_at stay as they are; a null rebuild_from_at rebuilds the whole history.
 -- The previous state comes from the stitched and sessionized tables as they are before this run
--- rebuilds them (read without ref(): they are downstream of this model). A run that fails after
+-- rebuilds them (the before_batch sources: as refs they would be a cycle). A run that fails after
 -- some of them were rebuilt has changed that state, so the persons of a batch are kept in
 -- ops.pending_persons until a run finishes the batch (macros/batch/batch.sql), and every run
 -- also rebuilds the pending ones: the repeat ends where a clean run would.
@@ -15,8 +15,8 @@
     tags=['hourly_batch'],
     post_hook="insert into ops.pending_persons select person_id, rebuild_from_at, '{{ invocation_id }}', current_timestamp from {{ this }}",
 ) }}
-{%- set stitched = adapter.get_relation(target.database, 'intermediate', 'int_identity__events_stitched') if execute else none %}
-{%- set sessionized = adapter.get_relation(target.database, 'intermediate', 'int_sessions__events_sessionized') if execute else none %}
+{%- set stitched = source_if_built('before_batch', 'int_identity__events_stitched') %}
+{%- set sessionized = source_if_built('before_batch', 'int_sessions__events_sessionized') %}
 
 with
 

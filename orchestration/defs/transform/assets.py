@@ -33,12 +33,30 @@ from orchestration.defs.transform.row_counts import with_row_counts
 
 class CxDbtTranslator(DagsterDbtTranslator):
     """Sources take the key <schema>/<table> (raw/events, …), the keys of the dlt assets that load
-    them; models are grouped by layer (the folder under models/)."""
+    them; models are grouped by layer (the folder under models/).
+
+    The `before_batch*` sources are the project's own tables as the previous run left them (what
+    a batch starts from: models/manifest/_manifest__models.yml). Keyed like the models they are,
+    they would make a cycle (int_identity__events_stitched → ... → int_batch__persons, which
+    reads the stitched table's previous state); so they are before_batch/<schema>/<table>,
+    external assets that show that read in the lineage."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
-            return dg.AssetKey([dbt_resource_props["schema"], dbt_resource_props["name"]])
+            schema, name = dbt_resource_props["schema"], dbt_resource_props["name"]
+            if dbt_resource_props["source_name"].startswith("before_batch"):
+                return dg.AssetKey(["before_batch", schema, name])
+            return dg.AssetKey([schema, name])
         return super().get_asset_key(dbt_resource_props)
+
+    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        if unique_id.startswith("source.") and ".before_batch" in unique_id:
+            # Without its table name: Dagster resolves a dep on an undefined key to the asset of
+            # the same dagster/table_name, which would be the model itself (the cycle again).
+            metadata = {k: v for k, v in spec.metadata.items() if k != "dagster/table_name"}
+            spec = spec.replace_attributes(metadata=metadata)
+        return spec
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "model":
