@@ -26,9 +26,10 @@ KPIs - beside the pipeline's full build of that history (the feeds' load of the 
 copies, `dbt build --full-refresh`). Prints medians and ratios; writes
 benchmarks/out/microbatch.json, and with `--json PATH` the summary:
 {"batch_median_s": {"<history days>": s, ...}, "reference_s": s, "full_build_s": s,
- "reference_chain_s": s, "peak_rss_mb": n}: the largest total resident memory of the pipeline's
-processes (this one, running the Dagster jobs in process, and its dbt children), sampled while
-the pipeline runs - not while the benchmark copies days or runs the references. The
+ "reference_chain_s": s, "peak_rss_mb": n, "peak_rss_mb_by_phase": {...}}: the largest total
+resident memory of the pipeline's processes (this one, running the Dagster jobs and their dbt in
+process, and the full rebuild's dbt child), sampled while the pipeline runs - not while the
+benchmark copies days or runs the references - and per phase, with this process's own share. The
 references' DuckDB has the pipeline's memory limit (CX_DUCKDB_MEMORY_LIMIT, 4GB).
 """
 
@@ -65,25 +66,37 @@ LIMITS = {"memory_limit": os.environ.get("CX_DUCKDB_MEMORY_LIMIT", "4GB")}
 
 class PeakRss:
     """The largest total RSS of this process and its descendants, sampled every 0.1 s while a
-    `with` block runs (the pipeline); blocks outside one (the benchmark's scaffolding) are not
-    counted."""
+    `with PEAK.phase(name)` block runs (the pipeline); blocks outside one (the benchmark's
+    scaffolding) are not counted. Also per phase (`by_phase`: the first build, the batches, the
+    full rebuild), each with this process's own share (`own`: the in-process Dagster runs, and
+    dbt in them; the full rebuild's dbt is a child process)."""
 
     def __init__(self) -> None:
         import psutil
 
         self.process, self.peak, self._on = psutil.Process(), 0, None
+        self.by_phase: dict[str, dict[str, int]] = {}
+        self._phase = "pipeline"
+
+    def phase(self, name: str) -> PeakRss:
+        self._phase = name
+        return self
 
     def _sample(self) -> None:
         import psutil
 
         while not self._on.wait(0.1):
-            total = 0
+            total, own = 0, 0
             for proc in [self.process, *self.process.children(recursive=True)]:
                 try:
-                    total += proc.memory_info().rss
+                    rss = proc.memory_info().rss
                 except psutil.Error:  # a child that just ended
-                    pass
+                    continue
+                total += rss
+                own = own or rss  # the first one is this process
             self.peak = max(self.peak, total)
+            seen = self.by_phase.setdefault(self._phase, {"total": 0, "own": 0})
+            seen["total"], seen["own"] = max(seen["total"], total), max(seen["own"], own)
 
     def __enter__(self):
         import threading
@@ -285,7 +298,7 @@ def dbt(args: list[str], warehouse: Path) -> None:
 
 def dbt_full_rebuild(warehouse: Path) -> float:
     started = time.perf_counter()
-    with PEAK:
+    with PEAK.phase("full rebuild (dbt child process)"):
         dbt(["build", "--full-refresh"], warehouse)
     return time.perf_counter() - started
 
@@ -335,7 +348,7 @@ class Case:
         )
         hour = (self.first_batch - dt.timedelta(hours=1)).strftime("%Y-%m-%d-%H:%M")
         started = time.perf_counter()
-        assert run_pipeline_here(self, hour).success
+        assert run_pipeline_here(self, hour, "first build").success
         self.result["first_full_build_seconds"] = time.perf_counter() - started
         print(f"[{days}d] first build (everything): "
               f"{self.result['first_full_build_seconds']:.1f} s", flush=True)  # fmt: skip
@@ -388,12 +401,12 @@ class Case:
         return result
 
 
-def run_pipeline_here(case: Case, hour: str):
+def run_pipeline_here(case: Case, hour: str, phase: str = "batch"):
     """What the hourly schedule runs, with this case's data directory in the environment."""
     from orchestration.run import run_pipeline
 
     os.environ.update(case.env)
-    with PEAK:
+    with PEAK.phase(f"{phase}, {case.days} d"):
         return run_pipeline(case.instance, hour)
 
 
@@ -428,6 +441,8 @@ def summarise(cases: list[dict]) -> dict:
         and round(longest["reference_chain_seconds"], 1),
         "full_build_days": longest["history_days"],
         "peak_rss_mb": round(PEAK.peak / 2**20),
+        "peak_rss_mb_by_phase": {name: {k: round(v / 2**20) for k, v in seen.items()}
+                                 for name, seen in PEAK.by_phase.items()},
     }  # fmt: skip
 
 
