@@ -1,5 +1,7 @@
-"""The batch a raw check looks at: the completed dlt loads dbt has not processed yet (the same
-loads the next dbt run consumes: dbt_project/macros/batch/batch.sql, batch_loads)."""
+"""The batch a raw check looks at: the completed dlt loads dbt has not processed yet, the loads
+the next dbt run consumes. dbt defines them (dbt_project/macros/batch/batch.sql, batch_loads)
+and keeps them as the view intermediate.int_batch__unprocessed_loads, which this reads; before
+the first dbt run there is no view, and every completed load is unprocessed."""
 
 from __future__ import annotations
 
@@ -10,17 +12,13 @@ from expectations.contracts import table_columns
 BATCH_TABLE = "dq_batch_loads"
 
 
+UNPROCESSED = "intermediate.int_batch__unprocessed_loads"
+
+
 def stage_batch(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Temp table of the completed loads dbt has not processed yet; their ids."""
-    processed = con.execute(
-        "select count(*) from information_schema.tables "
-        "where table_schema = 'ops' and table_name = 'processed_loads'"
-    ).fetchone()[0]
-    con.execute(
-        f"create or replace temp table {BATCH_TABLE} as select load_id from raw._dlt_loads "
-        "where status = 0"
-        + (" and load_id not in (select load_id from ops.processed_loads)" if processed else "")
-    )
+    source = UNPROCESSED if table_columns(con, UNPROCESSED) else "raw._dlt_loads where status = 0"
+    con.execute(f"create or replace temp table {BATCH_TABLE} as select load_id from {source}")
     return [
         row[0] for row in con.execute(f"select load_id from {BATCH_TABLE} order by 1").fetchall()
     ]

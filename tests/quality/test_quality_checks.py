@@ -101,7 +101,7 @@ def test_clean_world_passes_and_each_fault_fails_its_check(world, instance, rece
     ]
     assert outside.empty, outside
     ours = [key for key in evaluations if key[1] in ("schema", "values", "freshness", "volume")]
-    assert stored[0] == stored[1] == len(ours) == 10 + 7  # raw checks + hourly marts' schema
+    assert stored[0] == stored[1] == len(ours) == 10 + 15  # raw checks + every mart's schema
 
     # A partition with 10% of its usual volume, then one with 3x: volume WARN, models still run.
     for hour, factor in ((HELD_FROM, 0.1), (HELD_FROM + dt.timedelta(hours=1), 3.0)):
