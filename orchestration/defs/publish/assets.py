@@ -34,8 +34,9 @@ PUBLISHED_MARTS = (
 def cx_published(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     settings = warehouse.settings()
     snap = publisher.publish(
-        settings.duckdb_path, settings.analytics_path, settings.published_dir, context.run.run_id
-    )
+        settings.duckdb_path, settings.analytics_path, settings.published_dir, context.run.run_id,
+        memory_limit=settings.duckdb_memory_limit,
+    )  # fmt: skip
     context.log.info(
         "published snapshot %s: %d marts, %d rows in %.1f s -> %s",
         snap.snapshot_id, len(snap.tables), sum(snap.tables.values()), snap.seconds, snap.path,
