@@ -30,6 +30,8 @@ from orchestration.defs.transform.in_process import dbt_build
 from orchestration.defs.transform.project import dbt_project
 from orchestration.defs.transform.row_counts import with_row_counts
 
+PREVIOUS_STATE = "before_batch"  # the sources of the tables as the previous run left them
+
 
 class CxDbtTranslator(DagsterDbtTranslator):
     """Sources take the key <schema>/<table> (raw/events, …), the keys of the dlt assets that load
@@ -44,14 +46,14 @@ class CxDbtTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
             schema, name = dbt_resource_props["schema"], dbt_resource_props["name"]
-            if dbt_resource_props["source_name"].startswith("before_batch"):
-                return dg.AssetKey(["before_batch", schema, name])
+            if dbt_resource_props["source_name"].startswith(PREVIOUS_STATE):
+                return dg.AssetKey([PREVIOUS_STATE, schema, name])
             return dg.AssetKey([schema, name])
         return super().get_asset_key(dbt_resource_props)
 
     def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
-        if unique_id.startswith("source.") and ".before_batch" in unique_id:
+        if spec.key.path[0] == PREVIOUS_STATE:  # the key get_asset_key gave it
             # Without its table name: Dagster resolves a dep on an undefined key to the asset of
             # the same dagster/table_name, which would be the model itself (the cycle again).
             metadata = {k: v for k, v in spec.metadata.items() if k != "dagster/table_name"}
