@@ -66,6 +66,46 @@ source as (
 
 ),
 
+-- Segment's event time: received_at corrected by the device clock's offset (sent_at minus
+-- original_timestamp, both from the device's clock).
+clocked as (
+
+    select
+        *,
+        case
+            when sent_at is not null and original_timestamp is not null
+                then {{ dbt.dateadd(
+                    'millisecond',
+                    '-1 * ' ~ dbt.datediff('original_timestamp', 'sent_at', 'millisecond'),
+                    'received_at') }}
+            else received_at
+        end as event_at
+    from source
+
+),
+
+-- Every window over one spec, so the deliveries are sorted once: the earliest delivery wins, and
+-- all of a message's deliveries give its count and the spread of their event times. (A second
+-- window spec sorted the month's wide rows again: a full build at 30 days of history spent
+-- 101 s in this model with two, ~65 s with one; docs/benchmarks.md.)
+{%- set deliveries = 'partition by message_id order by received_at, source_file, source_line' %}
+{%- set all_deliveries = deliveries ~ ' rows between unbounded preceding and unbounded following' %}
+ranked as (
+
+    select
+        *,
+        row_number() over ({{ deliveries }}) as delivery_number,
+        count(*) over ({{ all_deliveries }}) as deliveries,
+        min(event_at) over ({{ all_deliveries }}) as earliest_delivery_event_at,
+        max(event_at) over ({{ all_deliveries }}) as latest_delivery_event_at
+    from clocked
+
+),
+
+-- One parse of each JSON document for all the fields read from it (json_texts).
+{%- set context = json_texts('context', ['$.page.url', '$.campaign.source', '$.campaign.medium',
+                                         '$.campaign.name', '$.page.referrer']) %}
+{%- set props = json_texts('properties', ['$.path', '$.load_time_ms']) %}
 renamed as (
 
     select
@@ -80,20 +120,13 @@ renamed as (
         sent_at,
         received_at,
         "timestamp" as segment_timestamp,
-        case
-            when sent_at is not null and original_timestamp is not null
-                then {{ dbt.dateadd(
-                    'millisecond',
-                    '-1 * ' ~ dbt.datediff('original_timestamp', 'sent_at', 'millisecond'),
-                    'received_at') }}
-            else received_at
-        end as event_at,
+        event_at,
         properties,
         traits,
         context,
-        {{ json_text('context', '$.page.url') }} as page_url,
-        {{ json_text('properties', '$.path') }} as page_path,
-        cast({{ json_text('properties', '$.load_time_ms') }} as double) as page_load_ms,
+        {{ context[0] }} as page_url,
+        {{ props[0] }} as page_path,
+        cast({{ props[1] }} as double) as page_load_ms,
         -- Enriched by the loader (ingestion/events/enrich.py) from the user agent or the mobile
         -- SDK's device, and the IP / location / locale / time zone; 'unknown', never null.
         coalesce(device_class, 'unknown') as device_type,
@@ -102,45 +135,27 @@ renamed as (
         coalesce(country, 'unknown') as country,
         coalesce(country_source, 'unknown') as country_source,
         coalesce(is_bot, false) as is_bot,
-        {{ json_text('context', '$.campaign.source') }} as utm_source,
-        {{ json_text('context', '$.campaign.medium') }} as utm_medium,
-        {{ json_text('context', '$.campaign.name') }} as utm_campaign,
-        {{ json_text('context', '$.page.referrer') }} as referrer,
+        {{ context[1] }} as utm_source,
+        {{ context[2] }} as utm_medium,
+        {{ context[3] }} as utm_campaign,
+        {{ context[4] }} as referrer,
         source_file,
         source_line,
         _dlt_load_id as load_id,
         {{ run_started_literal() }} as staged_at,
-        row_number() over (
-            partition by message_id order by received_at, source_file, source_line
-        ) as delivery_number,
-        count(*) over (partition by message_id) as deliveries
-
-    from source
-
-),
-
-timed as (
-
-    select
-        *,
-        min(event_at) over (partition by message_id) as earliest_delivery_event_at,
-        max(event_at) over (partition by message_id) as latest_delivery_event_at
-    from renamed
-
-),
-
-flagged as (
-
-    select
-        *,
+        delivery_number,
+        deliveries,
+        earliest_delivery_event_at,
+        latest_delivery_event_at,
         event_at > {{ dbt.dateadd('minute', var('clock_skew_limit_minutes'), 'received_at') }}
             as is_future_dated
-    from timed
+
+    from ranked
+    where delivery_number = 1
 
 )
 
-select * from flagged
-where delivery_number = 1
+select * from renamed
 {%- if not is_incremental() %}
 order by event_at, message_id
 {%- endif %}
