@@ -63,6 +63,14 @@ def parse_forms(text: str | None, key: str = "CX_TYPEFORM_FORMS") -> tuple[Typef
     return tuple(forms)
 
 
+# Settings that existed and no longer do, with what replaced them: set, they fail loudly, since
+# silently ignoring them would leave a deployment believing they still act.
+REMOVED = {
+    "CX_KPI_CRON": "the KPI marts are built by every cx_hourly run (CX_HOURLY_CRON, or the landing "
+    "sensor), not by a schedule of their own",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str
@@ -90,6 +98,9 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
+        for key, replaced_by in REMOVED.items():
+            if key in environ:
+                raise ConfigError(f"{key} is no longer a setting: {replaced_by}; unset {key}")
         env = environ.get("CX_ENV", "dev")
         if env not in ENVIRONMENTS:
             raise ConfigError(

@@ -17,6 +17,7 @@ def test_defaults_put_everything_under_the_data_dir(tmp_path):
         ({"CX_ENV": "staging"}, ["CX_ENV"]),
         ({"CX_TICKETS_MODE": "ftp"}, ["CX_TICKETS_MODE"]),
         ({"CX_SURVEYS_MODE": "api"}, ["CX_SURVEYS_API_URL", "CX_SURVEYS_MODE=api"]),
+        ({"CX_KPI_CRON": "40 * * * *"}, ["CX_KPI_CRON", "unset CX_KPI_CRON", "cx_hourly"]),
     ],
 )
 def test_config_errors_name_the_key_and_the_fix(environ, names):
