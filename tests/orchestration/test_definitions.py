@@ -60,6 +60,9 @@ def test_the_batch_reads_of_the_previous_state_are_in_the_lineage():
     assert {before("marts", m) for m in ("fct_sessions", "fct_page_views", "fct_events",
             "fct_feedback_experience", "fct_tickets", "fct_survey_responses", "dim_users")} | {
             before("intermediate", "int_identity__plans")} <= snapshot  # fmt: skip
+    previous = [k for k in graph.get_all_asset_keys() if k.path[0] == "before_batch"]
+    assert len(previous) == 10
+    assert all(graph.get(k).description for k in previous), "described in _manifest__models.yml"
     models = PROJECT_ROOT / "dbt_project" / "models"
     hidden = [p.name for p in models.rglob("*.sql") if "adapter.get_relation" in p.read_text()]
     assert hidden == []

@@ -169,4 +169,18 @@ def cx_dbt(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
 KPI_MODELS = build_dbt_asset_selection([cx_dbt], dbt_select="tag:kpi_batch")
 
 
-defs = dg.Definitions(assets=[cx_dbt])
+def previous_state_specs(manifest: Mapping[str, Any]) -> list[dg.AssetSpec]:
+    """The before_batch sources as external assets, with their dbt descriptions: as bare deps of
+    cx_dbt they would show in the UI with no word of what they are."""
+    return [
+        dg.AssetSpec(
+            TRANSLATOR.get_asset_key(node),
+            description=node["description"] or node["source_description"],
+            group_name=PREVIOUS_STATE,
+        )
+        for node in manifest["sources"].values()
+        if node["source_name"].startswith(PREVIOUS_STATE)
+    ]
+
+
+defs = dg.Definitions(assets=[cx_dbt, *previous_state_specs(_manifest(dbt_project.manifest_path))])
