@@ -33,6 +33,7 @@ class CheckOutcome:
     message: str
     observed: dict = field(default_factory=dict)
     expected: dict = field(default_factory=dict)
+    gx_results: list = field(default_factory=list)  # the GX results behind it (their pages)
 
 
 def outcome(asset, check, run: gx_runner.ValidationRun, ok: str, problems: list[str], **kw):
@@ -44,6 +45,7 @@ def outcome(asset, check, run: gx_runner.ValidationRun, ok: str, problems: list[
         passed=severity is None,
         severity=severity or max_severity,
         message=ok if severity is None else "; ".join(problems) or "see the GX result",
+        gx_results=run.results,
         **kw,
     )
 

@@ -72,11 +72,12 @@ def test_clean_world_passes_and_each_fault_fails_its_check(world, instance, rece
     assert result.success
     evaluations = _checks(result)
     assert _failed(result) == {}
-    # Each check links the GX Data Docs, where this run's validation pages were rendered.
-    docs = evaluations[("raw/events", "schema")].metadata["gx_data_docs"].value
-    index = Path(docs.removeprefix("file://"))
+    # Each check links its own GX Data Docs page, rendered by this run, and the index.
+    metadata = evaluations[("raw/events", "schema")].metadata
+    index = Path(metadata["gx_data_docs_index"].value.removeprefix("file://"))
     assert index.exists()
-    assert list(index.parent.glob(f"validations/raw_events/schema/{result.run_id}/*/*.html"))
+    pages = list(index.parent.glob(f"validations/raw_events/schema/{result.run_id}/*/*.html"))
+    assert [str(p) for p in pages] == [metadata["gx_data_docs"].value.removeprefix("file://")]
     # ... and no hour of the 13.5 days would have failed the volume rule: weekday/weekend and
     # day/night variation (plus the incident on day 9) stay inside the baseline.
     cfg = checks.rules()["volume"]

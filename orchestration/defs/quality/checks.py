@@ -86,6 +86,8 @@ def _evaluate(
         "%s checks in %.1fs; Data Docs: %s", len(outcomes), time.monotonic() - started, docs
     )
     for outcome in outcomes:
+        # The check's own result page (rendered by this run), else the index.
+        page = next((gx_runner.result_page(settings.gx_dir, r) for r in outcome.gx_results), None)
         yield dg.AssetCheckResult(
             asset_key=dg.AssetKey(outcome.asset.split("/")),
             check_name=outcome.check,
@@ -97,7 +99,8 @@ def _evaluate(
                 "observed": dg.MetadataValue.json(outcome.observed),
                 "expected": dg.MetadataValue.json(outcome.expected),
                 "partition": partition or "",
-                "gx_data_docs": dg.MetadataValue.url(docs or ""),
+                "gx_data_docs": dg.MetadataValue.url(page or docs or ""),
+                "gx_data_docs_index": dg.MetadataValue.url(docs or ""),
                 "stored_in": "ops.dq_results",
             },
         )
