@@ -170,10 +170,10 @@ def build_docs(gx_dir: Path, now: dt.datetime | None = None) -> str | None:
     stored since the last build, and the index page when its last build is INDEX_EVERY old.
     The index page's URL."""
     context = _context(str(gx_dir))
-    now = now or dt.datetime.now(dt.UTC)
-    index = docs_index(gx_dir)
     if _unrendered:  # (an empty list would make GX render every stored result's page)
         prune_results(context, KEEP_RUNS)
+        index = docs_index(gx_dir)
+        now = now or dt.datetime.now(dt.UTC)
         due = (
             not index.exists()
             or now.timestamp() - index.stat().st_mtime >= INDEX_EVERY.total_seconds()

@@ -63,6 +63,9 @@ def parse_forms(text: str | None, key: str = "CX_TYPEFORM_FORMS") -> tuple[Typef
     return tuple(forms)
 
 
+DUCKDB_MEMORY_LIMIT = "4GB"  # CX_DUCKDB_MEMORY_LIMIT's default, for each DuckDB connection
+
+
 # Settings that existed and no longer do, with what replaced them: set, they fail loudly, since
 # silently ignoring them would leave a deployment believing they still act.
 REMOVED = {
@@ -142,7 +145,7 @@ class Settings:
             tickets_api_url=urls["tickets"],
             surveys_api_url=urls["surveys"],
             typeform_forms=typeform_forms,
-            duckdb_memory_limit=environ.get("CX_DUCKDB_MEMORY_LIMIT", "4GB"),
+            duckdb_memory_limit=environ.get("CX_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT),
             gx_dir=Path(environ.get("CX_GX_DIR") or data_dir / "quality").resolve(),
             analytics_path=Path(
                 environ.get("CX_ANALYTICS_PATH") or data_dir / "analytics.duckdb"

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingestion.settings import conversion_event
+from ingestion.settings import DUCKDB_MEMORY_LIMIT, conversion_event
 from publish.status import copy_status
 
 KEEP = 3
@@ -137,7 +137,11 @@ def leftovers(target: Path, published_dir: Path) -> list[Path]:
 
 
 def publish(
-    warehouse: Path, target: Path, published_dir: Path, run_id: str, memory_limit: str = "4GB"
+    warehouse: Path,
+    target: Path,
+    published_dir: Path,
+    run_id: str,
+    memory_limit: str = DUCKDB_MEMORY_LIMIT,
 ) -> Snapshot:
     """Publish the next snapshot (see the module docstring). `memory_limit` bounds each DuckDB
     connection it opens (CX_DUCKDB_MEMORY_LIMIT): left at DuckDB's default, 80% of the machine,

@@ -87,7 +87,8 @@ def _evaluate(
     )
     for outcome in outcomes:
         # The check's own result page (rendered by this run), else the index.
-        page = next((gx_runner.result_page(settings.gx_dir, r) for r in outcome.gx_results), None)
+        results = outcome.gx_results
+        page = gx_runner.result_page(settings.gx_dir, results[0]) if results else None
         yield dg.AssetCheckResult(
             asset_key=dg.AssetKey(outcome.asset.split("/")),
             check_name=outcome.check,

@@ -41,7 +41,7 @@ class CxDbtTranslator(DagsterDbtTranslator):
     a batch starts from: models/manifest/_manifest__models.yml). Keyed like the models they are,
     they would make a cycle (int_identity__events_stitched → ... → int_batch__persons, which
     reads the stitched table's previous state); so they are before_batch/<schema>/<table>,
-    external assets that show that read in the lineage."""
+    external assets that show that read in the lineage (previous_state_specs declares them)."""
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props["resource_type"] == "source":
@@ -50,15 +50,6 @@ class CxDbtTranslator(DagsterDbtTranslator):
                 return dg.AssetKey([PREVIOUS_STATE, schema, name])
             return dg.AssetKey([schema, name])
         return super().get_asset_key(dbt_resource_props)
-
-    def get_asset_spec(self, manifest, unique_id, project) -> dg.AssetSpec:
-        spec = super().get_asset_spec(manifest, unique_id, project)
-        if spec.key.path[0] == PREVIOUS_STATE:  # the key get_asset_key gave it
-            # Without its table name: Dagster resolves a dep on an undefined key to the asset of
-            # the same dagster/table_name, which would be the model itself (the cycle again).
-            metadata = {k: v for k, v in spec.metadata.items() if k != "dagster/table_name"}
-            spec = spec.replace_attributes(metadata=metadata)
-        return spec
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         if dbt_resource_props["resource_type"] == "model":
@@ -170,8 +161,10 @@ KPI_MODELS = build_dbt_asset_selection([cx_dbt], dbt_select="tag:kpi_batch")
 
 
 def previous_state_specs(manifest: Mapping[str, Any]) -> list[dg.AssetSpec]:
-    """The before_batch sources as external assets, with their dbt descriptions: as bare deps of
-    cx_dbt they would show in the UI with no word of what they are."""
+    """The before_batch sources as external assets, with their dbt descriptions. Declared, they
+    are what cx_dbt's deps on those keys resolve to; left undefined, Dagster would resolve each
+    dep to the asset of the same table name - the model itself, the cycle again - and show no
+    word of what they are."""
     return [
         dg.AssetSpec(
             TRANSLATOR.get_asset_key(node),
