@@ -21,7 +21,8 @@ CHANNEL_KEYS = {
     "email": {"to_env", "host_env", "port_env", "user_env", "password_env", "sender"},
 }
 RULE_KEYS = {"name", "metric", "description", "where", "condition", "levels", "window",
-             "min_sample", "confidence_z", "resolve_after_hours", "lag_hours", "channels"}  # fmt: skip
+             "min_sample", "confidence_z", "resolve_after_hours", "lag_hours", "channels",
+             "early"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,22 @@ class Rule:
     where: dict = field(default_factory=dict)
     description: str = ""
     resolve_level: float | None = None  # levels.resolve: see calm()
+    # Judge the running hour too, on what has landed of it (False: complete hours only). Only
+    # rules an unfinished hour cannot fool do (early_judgeable).
+    early: bool = False
+
+    def early_judgeable(self, settles: str) -> bool:
+        """Whether the running hour can be judged before it ends, for a metric whose rows settle
+        as `settles` (alerts.metrics.Metric). The latest minutes are compared with the same
+        minutes of baseline days, whose rows have settled: a value that can only rise later (a
+        session's conversion) is a lower bound now, so a rule watching it go up cannot fire on
+        what is still to come, but one watching it go down could. Never for a rule judged
+        lag_hours late (its metric matures after the hour)."""
+        return (
+            self.early
+            and self.lag_hours == 0
+            and (settles == "final" or (settles == "rises") == (self.direction == "up"))
+        )
 
     def level_of(self, score: float) -> str | None:
         """The highest severity whose level the (direction-signed) score reaches."""
@@ -201,7 +218,14 @@ def _rule(path: Path, index: int, raw, defaults: dict, channels: dict) -> Rule:
         where=segment,
         description=str(raw.get("description", "")),
         resolve_level=None if resolve is None else float(resolve),
+        early=_flag(path, f"{where}.early", merged["early"]),
     )
+
+
+def _flag(path: Path, key: str, value) -> bool:
+    if not isinstance(value, bool):
+        _fail(path, key, f"{value!r} is not true or false", "write true or false")
+    return value
 
 
 def load(path: Path | str | None = None) -> AlertConfig:
@@ -225,6 +249,7 @@ def load(path: Path | str | None = None) -> AlertConfig:
         "resolve_after_hours": 2,
         "lag_hours": 0,
         "channels": [],
+        "early": True,
     }
     given = raw.get("defaults") or {}
     if set(given) - set(defaults):

@@ -7,6 +7,12 @@ level: hysteresis, so one incident whose value wavers around the warning level s
 hours with too little data change nothing). Hours are evaluated once, in order: a re-run skips the hours a rule has
 already judged, so it sends nothing twice; a run after a gap (a skipped or failed run) first
 judges the hours missed since, up to a day.
+
+While an hour runs, every run also judges it early (judge_running_hour), by the rules an
+unfinished hour cannot fool (Rule.early_judgeable): the minutes of the hour loaded so far (up to
+the newest event) stand for the hour, against the same minutes of the baseline days or weeks. An early judgement that fires opens or escalates the alert at once; one that does not
+changes nothing (only complete hours resolve an alert), and the complete hour is judged as
+usual after it ends.
 """
 
 from __future__ import annotations
@@ -20,13 +26,14 @@ import duckdb
 import pandas as pd
 
 from alerts.config import SEVERITIES, AlertConfig, Rule
-from alerts.judge import Judgement, RuleRows, hours_needed, judge
+from alerts.judge import Judgement, RuleRows, history_shifts, hours_needed, judge
 from alerts.metrics import METRICS, fetch
 from ingestion.common import ops_schema
 
 log = logging.getLogger(__name__)
 CATCH_UP_HOURS = 24
 HOUR = dt.timedelta(hours=1)
+EARLY_KEPT = dt.timedelta(days=7)  # how long early judgements stay in ops.alert_early_evaluations
 
 
 @dataclass
@@ -92,6 +99,92 @@ def evaluate(
             alert = after
         frame = pd.DataFrame(records, columns=EVALUATION_COLUMNS)  # noqa: F841 (read by SQL)
         con.execute("insert or replace into ops.alert_evaluations select * from frame")
+    return transitions, judgements
+
+
+def running_hour(hours: list[dt.datetime], now: dt.datetime) -> dt.datetime | None:
+    """The hour after the last of the batch's hours, if it is still running at `now`."""
+    if not hours:
+        return None
+    after = partition_end(hours)
+    return after if after <= _naive(now) < after + HOUR else None
+
+
+def partition_end(hours: list[dt.datetime]) -> dt.datetime:
+    """The end of the last of the batch's hours."""
+    return max(_naive(h) for h in hours) + HOUR
+
+
+def data_until(con: duckdb.DuckDBPyConnection, hour: dt.datetime, now: dt.datetime):
+    """The newest event time loaded in the running `hour` (not after `now`): how far into the
+    hour an early judgement can see. None when no event of the hour is in yet."""
+    return con.execute(
+        "select max(event_at) from marts.fct_events where event_at >= ? and event_at <= ?",
+        [_naive(hour), min(_naive(now), _naive(hour) + HOUR)],
+    ).fetchone()[0]
+
+
+def early_judgements(
+    con: duckdb.DuckDBPyConnection, config: AlertConfig, hour: dt.datetime, until: dt.datetime
+) -> list[Judgement]:
+    """The running `hour` judged at `until` (the newest event time loaded) by the rules that may
+    (Rule.early_judgeable): the minutes of the hour up to `until` stand for the hour, against
+    the same minutes of the baseline days or weeks (a 2-hour window is the previous hour whole
+    and these minutes). Changes nothing."""
+    hour, until = _naive(hour), _naive(until)
+    seen = until - hour
+    rules = [rule for rule in config.rules if rule.early_judgeable(METRICS[rule.metric].settles)]
+    needed: dict[str, set] = {}
+    for rule in rules:
+        needed.setdefault(METRICS[rule.metric].source, set()).update(hours_needed(rule, hour))
+    frames = {source: fetch(con, source, sorted(wanted)) for source, wanted in needed.items()}
+    judgements = []
+    for rule in rules:
+        metric = METRICS[rule.metric]
+        frame = frames[metric.source]
+        # The hour and its baseline hours keep their first `seen` minutes; other hours of the
+        # windows are whole.
+        cut = frame["hour"].isin(
+            [hour - shift for shift in (dt.timedelta(0), *history_shifts(rule))]
+        )
+        rows = frame[~cut | (frame["at"] - frame["hour"] <= seen)]
+        judged = judge(rule, metric, RuleRows(rule, metric, rows), hour)
+        judged.early_until = until
+        judged.window = (hour - (rule.window_hours - 1) * HOUR, until)
+        judgements.append(judged)
+    return judgements
+
+
+def judge_running_hour(
+    con: duckdb.DuckDBPyConnection, config: AlertConfig, hour: dt.datetime,
+    until: dt.datetime, run_id: str = "",
+) -> tuple[list[Transition], list[Judgement]]:  # fmt: skip
+    """Judge the running `hour` early, with its rows up to `until` (the newest event time
+    loaded): early_judgements, by the rules that have not judged the hour whole yet. A firing
+    judgement opens or escalates the rule's alert (the transitions to notify); every judgement
+    is logged in ops.alert_early_evaluations (kept EARLY_KEPT)."""
+    ensure_tables(con)
+    hour, until = _naive(hour), _naive(until)
+    rules = {rule.name: rule for rule in config.rules}
+    transitions, judgements, records = [], [], []
+    for judged in early_judgements(con, config, hour, until):
+        if (last_judged(con, judged.rule) or dt.datetime.min) >= hour:
+            continue  # judged whole already (a run of this very hour's partition)
+        alert = _open_alert(con, judged.rule)
+        if judged.status == "firing":
+            transition, alert = _advance(con, rules[judged.rule], judged, alert)
+            if transition:
+                transitions.append(transition)
+        judgements.append(judged)
+        records.append([judged.rule, hour, until, judged.status, judged.severity, judged.value,
+                        judged.baseline, judged.score, judged.z, judged.sample, judged.reason,
+                        (alert or {}).get("alert_id"), run_id,
+                        dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                        json.dumps(judged.segments) if judged.segments else None])  # fmt: skip
+    if records:
+        frame = pd.DataFrame(records)  # noqa: F841 (read by SQL)
+        con.execute("insert or replace into ops.alert_early_evaluations select * from frame")
+        con.execute("delete from ops.alert_early_evaluations where hour < ?", [hour - EARLY_KEPT])
     return transitions, judgements
 
 

@@ -32,6 +32,8 @@ class Judgement:
     window: tuple[dt.datetime, dt.datetime] | None = None  # first, last hour judged
     reason: str = ""
     segments: list[dict] = field(default_factory=list)
+    # An early judgement of a running hour: the newest event time it saw (None: a whole hour)
+    early_until: dt.datetime | None = None
 
 
 def window_units(rule: Rule, hour: dt.datetime) -> list[list[dt.datetime]]:

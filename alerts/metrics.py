@@ -31,7 +31,7 @@ FUNNEL_STEPS = funnel_steps()
 
 SOURCES = {
     "sessions": """
-        select date_trunc('hour', s.session_start_at) as hour,
+        select date_trunc('hour', s.session_start_at) as hour, s.session_start_at as at,
                coalesce(s.device_type, 'unknown') as device, coalesce(s.country, 'unknown') as country,
                coalesce(s.os, 'unknown') as os, coalesce(s.browser, 'unknown') as browser,
                coalesce(s.plan, 'unknown') as plan, coalesce(u.first_touch_source, 'direct') as source,
@@ -44,7 +44,7 @@ SOURCES = {
         where s.session_start_at >= {low} and s.session_start_at < {high}
             and date_trunc('hour', s.session_start_at) in ({hours})""",
     "page_views": """
-        select date_trunc('hour', v.viewed_at) as hour,
+        select date_trunc('hour', v.viewed_at) as hour, v.viewed_at as at,
                coalesce(v.device_type, 'unknown') as device, coalesce(v.country, 'unknown') as country,
                coalesce(v.os, 'unknown') as os, coalesce(v.browser, 'unknown') as browser,
                coalesce(v.plan, 'unknown') as plan,
@@ -55,7 +55,7 @@ SOURCES = {
         where v.page_load_ms is not null and v.viewed_at >= {low} and v.viewed_at < {high}
             and date_trunc('hour', v.viewed_at) in ({hours})""",
     "surveys": """
-        select date_trunc('hour', r.created_at) as hour,
+        select date_trunc('hour', r.created_at) as hour, r.created_at as at,
                coalesce(f.device_type, u.device_type, 'unknown') as device,
                coalesce(u.os, 'unknown') as os, coalesce(u.browser, 'unknown') as browser,
                coalesce(u.country, 'unknown') as country, coalesce(p.plan, 'unknown') as plan,
@@ -71,7 +71,7 @@ SOURCES = {
         {plan_at:r.stitched_user_id:r.created_at}
         where date_trunc('hour', r.created_at) in ({hours})""",
     "tickets": """
-        select date_trunc('hour', t.created_at) as hour,
+        select date_trunc('hour', t.created_at) as hour, t.created_at as at,
                coalesce(s.device_type, u.device_type, 'unknown') as device,
                coalesce(s.os, u.os, 'unknown') as os,
                coalesce(s.browser, u.browser, 'unknown') as browser,
@@ -104,6 +104,11 @@ class Metric:
     row_filter: tuple[str, str] | None = None  # (column, value) rows must have
     unit: str = ""
     description: str = ""
+    # How a row's value can still change after the row appears (what judging a running hour
+    # may assume, alerts/engine.py): "final" (a page load, an answer, a ticket's creation),
+    # "rises" (a session's conversion or error flag: 0 until it happens; a reply time: none
+    # until the reply) or "falls" (a session's bounce flag: set until a second page view).
+    settles: str = "final"
 
     @property
     def dimensions(self) -> tuple[str, ...]:
@@ -114,10 +119,13 @@ METRICS = {
     m.name: m
     for m in (
         Metric("conversion_rate", "sessions", "mean", "converted", binary=True, unit="%",
+               settles="rises",
                description="Sessions that converted, % (kpi_hourly.conversion_rate_pct)"),
         Metric("error_rate", "sessions", "mean", "errored", binary=True, unit="%",
+               settles="rises",
                description="Sessions with an API error, % (kpi_hourly.error_session_rate_pct)"),
         Metric("bounce_rate", "sessions", "mean", "bounced", binary=True, unit="%",
+               settles="falls",
                description="Sessions with one page view, % (kpi_hourly.bounce_rate_pct)"),
         Metric("p75_page_load_ms", "page_views", "quantile", "page_load_ms", q=0.75, unit="ms",
                description="75th percentile page load (kpi_hourly.p75_page_load_ms)"),
@@ -129,7 +137,8 @@ METRICS = {
         Metric("ticket_volume", "tickets", "count", unit="tickets/h",
                description="Tickets created per hour (kpi_hourly.tickets_created)"),
         Metric("first_reply_minutes", "tickets", "quantile", "first_reply_minutes", q=0.5,
-               unit="min", description="Median first reply time of the tickets created "
+               unit="min", settles="rises",
+               description="Median first reply time of the tickets created "
                "(kpi_hourly.median_first_reply_minutes)"),
     )
 }  # fmt: skip
@@ -160,6 +169,7 @@ def fetch(con: duckdb.DuckDBPyConnection, source: str, hours: list[dt.datetime])
     sql = _PLAN_AT.sub(_plan_at, SOURCES[source]).format(hours=listed, low=low, high=high)
     frame = con.execute(sql).df()
     frame["hour"] = pd.to_datetime(frame["hour"])
+    frame["at"] = pd.to_datetime(frame["at"])
     return frame
 
 

@@ -112,9 +112,14 @@ def alert_message(transition) -> tuple[str, str, dict]:
     verb = {"opened": "OPEN", "escalated": "ESCALATED", "resolved": "RESOLVED"}[transition.event]
     severity = alert["severity"]
     subject = f"[cx-warehouse] {verb} {severity}: {rule.name} ({rule.metric})"
-    window = (
-        f"{judged.window[0]:%Y-%m-%d %H:00}–{judged.window[1]:%H:59} UTC" if judged.window else ""
-    )
+    if judged.early_until:  # minutes of a running hour (engine.early_judgements)
+        window = f"{judged.window[0]:%Y-%m-%d %H:%M}–{judged.window[1]:%H:%M} UTC"
+    else:
+        window = (
+            f"{judged.window[0]:%Y-%m-%d %H:00}–{judged.window[1]:%H:59} UTC"
+            if judged.window
+            else ""
+        )
     lines = [
         rule.description,
         f"{rule.metric}: {_fmt(judged.value)} against {_fmt(judged.baseline)} "
@@ -122,6 +127,12 @@ def alert_message(transition) -> tuple[str, str, dict]:
         f"{judged.sample} rows) in {window}",
         f"opened for hour {alert['opened_hour']:%Y-%m-%d %H:00} UTC",
     ]
+    if judged.early_until:
+        lines.append(
+            f"early: hour {judged.hour:%H:00} is still running; judged up to the newest event "
+            f"({judged.early_until:%H:%M:%S} UTC) against the same minutes of the baseline "
+            "periods (the whole hour is judged when it ends)"
+        )
     if transition.event == "resolved":
         lines.append(f"resolved at hour {alert['resolved_hour']:%Y-%m-%d %H:00} UTC")
     if segments and transition.event != "resolved":
@@ -148,6 +159,8 @@ def alert_message(transition) -> tuple[str, str, dict]:
         else None,
         "segments": segments,
         "description": rule.description,
+        "early": judged.early_until is not None,
+        "data_until": judged.early_until.isoformat() if judged.early_until else None,
     }
     return subject, "\n".join(lines), payload
 

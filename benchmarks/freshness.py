@@ -18,8 +18,11 @@ judged by the alert rules, with `dagster dev` running (daemon, landing sensor, s
      marts are built in that same dbt invocation);
    - published: the end of the first successful publish step after that (the same run's:
      the KPIs computed with the file's events, then published);
-   - judged: the first ops.alert_evaluations row of the hour its events fall in, evaluated
-     after it was processed.
+   - judged early: the first early judgement of the running hour its events fall in
+     (ops.alert_early_evaluations: the rules that may judge an hour before it ends, on what
+     has landed of it), made after the file was processed;
+   - judged: the first ops.alert_evaluations row of the hour its events fall in (every rule,
+     the complete hour), evaluated after it was processed.
    A file not yet published or judged when the server stops counts as the run's length.
 Prints the distributions (p50, p95, max, in seconds) and writes --json.
 """
@@ -179,6 +182,8 @@ def measure(work: Path, env: dict, files: list[dict], stopped_at: float) -> list
             "select load_id, min(processed_at) from ops.processed_loads group by 1").fetchall())  # fmt: skip
         judged = con.execute(
             "select hour, min(evaluated_at) from ops.alert_evaluations group by 1").fetchall()  # fmt: skip
+        early = con.execute(
+            "select distinct hour, evaluated_at from ops.alert_early_evaluations").fetchall()  # fmt: skip
     finally:
         con.close()
     judged_at = {_epoch(h): _epoch(t) for h, t in judged}
@@ -198,13 +203,18 @@ def measure(work: Path, env: dict, files: list[dict], stopped_at: float) -> list
         published = min((end for end in publishes if t_proc and end >= t_proc), default=None)
         hour = f["hour"]
         judged = judged_at.get(hour) if t_proc and judged_at.get(hour, 0) >= t_proc else None
+        first_early = min((_epoch(t) for h, t in early
+                           if t_proc and _epoch(h) == hour and _epoch(t) >= t_proc), default=None)  # fmt: skip
+        early_or_whole = min(t for t in (first_early, judged, stopped_at) if t is not None)
         land = f["landed_at"]
         rows.append({
             "file": f["relative"], "events": f["events"], "landed_at": land,
             "processed_s": t_proc - land if t_proc else None,
             "published_s": (published or stopped_at) - land,
             "judged_s": (judged or stopped_at) - land,
+            "judged_early_s": early_or_whole - land,
             "published": published is not None, "judged": judged is not None,
+            "judged_early": first_early is not None,
         })  # fmt: skip
     return rows
 
@@ -309,6 +319,11 @@ def main() -> int:
         "published_s": _dist([r["published_s"] for r in rows]),
         "judged_s": _dist([r["judged_s"] for r in rows]),
         "published_and_judged_s": _dist([max(r["published_s"], r["judged_s"]) for r in rows]),
+        "judged_early_s": _dist([r["judged_early_s"] for r in rows]),
+        "published_and_judged_early_s": _dist(
+            [max(r["published_s"], r["judged_early_s"]) for r in rows]
+        ),
+        "judged_early": sum(r["judged_early"] for r in rows),
         "not_published": sum(not r["published"] for r in rows),
         "not_judged": sum(not r["judged"] for r in rows),
     }  # fmt: skip

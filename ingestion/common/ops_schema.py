@@ -4,7 +4,7 @@ and nowhere else.
 | table | written by |
 |---|---|
 | ops.dq_results | the data-quality checks (expectations/checks/outcome.py) |
-| ops.alerts, ops.alert_evaluations, ops.alert_notifications | the alert engine (alerts/) |
+| ops.alerts, ops.alert_evaluations, ops.alert_early_evaluations, ops.alert_notifications | the alert engine (alerts/) |
 | ops.erasure_suppression, ops.erasure_requests | erasure (privacy/erasure.py) |
 | ops.retention_runs | the retention purge (privacy/retention.py) |
 
@@ -44,6 +44,14 @@ create table if not exists ops.alert_evaluations (
     baseline double, score double, z double, sample bigint, window_start timestamp,
     window_end timestamp, reason varchar, alert_id varchar, run_id varchar,
     evaluated_at timestamp, segments varchar, primary key (rule, hour)
+);
+-- Judgements of the running hour on its first minutes (alerts/engine.py, judge_running_hour):
+-- one row per rule, hour and data_until (the newest event time the judgement saw).
+create table if not exists ops.alert_early_evaluations (
+    rule varchar, hour timestamp, data_until timestamp, status varchar, severity varchar,
+    value double, baseline double, score double, z double, sample bigint, reason varchar,
+    alert_id varchar, run_id varchar, evaluated_at timestamp, segments varchar,
+    primary key (rule, hour, data_until)
 );
 create table if not exists ops.alert_notifications (
     alert_id varchar, rule varchar, event varchar, channel varchar, status varchar,

@@ -35,6 +35,7 @@ BAD = [
     ({"channels": ["pager"]}, "rules[r].channels", "define it under `channels:`"),
     ({"treshold": 5}, "rules[r].treshold", "unknown key"),
     ({"levels": {"warning": 5, "resolve": 7}}, "rules[r].levels.resolve", "nearer to normal"),
+    ({"early": "yes"}, "rules[r].early", "write true or false"),
 ]  # fmt: skip
 
 
@@ -49,6 +50,20 @@ def test_bad_rules_name_the_key_and_the_fix(tmp_path, change, key, fix):
     with pytest.raises(ConfigError) as raised:
         config.load(path)
     assert key in str(raised.value) and fix in str(raised.value), str(raised.value)
+
+
+def test_only_rules_an_unfinished_hour_cannot_fool_judge_it_early():
+    """A running hour's sessions have not all converted (or hit an error) yet: conversion can
+    only rise, so a drop rule would fire on what is still to come, an error rule would not.
+    Page loads, answers and ticket counts are final when they land; a reply time matures late."""
+    early = {r.name for r in config.load().rules if r.early_judgeable(METRICS[r.metric].settles)}
+    assert {"checkout_page_load_slow", "page_load_slow", "checkout_errors", "error_rate_high",
+            "csat_drop", "nps_drop", "ticket_spike"} <= early  # fmt: skip
+    assert not early & {"conversion_drop", "first_reply_slow"}
+    rule = next(r for r in config.load().rules if r.name == "checkout_page_load_slow")
+    assert not dataclasses.replace(rule, early=False).early_judgeable("final")
+    assert dataclasses.replace(rule, direction="down").early_judgeable("falls")
+    assert not dataclasses.replace(rule, direction="up").early_judgeable("falls")
 
 
 def test_a_secret_in_the_rules_file_is_refused(tmp_path):

@@ -3,6 +3,7 @@ after each hourly batch, and a run-failure sensor reports failed runs and failed
 data-quality checks. Both notify the channels of alerts (docs/alerts.md).
 """
 
+import datetime as dt
 import json
 import time
 
@@ -36,6 +37,15 @@ def cx_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     started = time.monotonic()
     with duckdb.connect(str(settings.duckdb_path)) as con:
         transitions, judgements = engine.evaluate(con, cfg, hours, context.run.run_id)
+        # The hour after the partition, while it runs (a run of the landing sensor): judged
+        # early on what has landed of it, by the rules that may (docs/alerts.md).
+        now = dt.datetime.now(dt.UTC)
+        running = engine.running_hour(hours, now)
+        until = engine.data_until(con, running, now) if running else None
+        early: list = []
+        if until:
+            found, early = engine.judge_running_hour(con, cfg, running, until, context.run.run_id)
+            transitions += found
         sent = []
         for transition in transitions:
             subject, text, payload = notify.alert_message(transition)
@@ -56,12 +66,29 @@ def cx_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         open_now = engine.open_alerts(con)
     latest = {j.rule: j for j in judgements}
     context.log.info(
-        "%d rules judged over %d hour(s) in %.1f s: %d transition(s), %d open",
+        "%d rules judged over %d hour(s) in %.1f s: %d transition(s), %d open; %s",
         len(cfg.rules), len(hours), time.monotonic() - started, len(transitions), len(open_now),
+        f"{len(early)} judged early on the running hour up to {until:%H:%M:%S}" if until
+        else "no running hour judged early",
     )  # fmt: skip
     return dg.MaterializeResult(
         metadata={
             "hours_evaluated": len(hours),
+            # the newest event time judged: the partition's end, or how far into the running
+            # hour the early judgements saw
+            "judged_until": (until or engine.partition_end(hours)).isoformat(),
+            "early_judgements": dg.MetadataValue.json(
+                {
+                    j.rule: {
+                        "status": j.status,
+                        "value": j.value,
+                        "baseline": j.baseline,
+                        "sample": j.sample,
+                        "reason": j.reason,
+                    }
+                    for j in early
+                }
+            ),  # fmt: skip
             "open_alerts": len(open_now),
             "transitions": [
                 f"{t.event}: {t.alert['alert_id']} ({t.alert['severity']})" for t in transitions
