@@ -8,11 +8,14 @@ hours with too little data change nothing). Hours are evaluated once, in order: 
 already judged, so it sends nothing twice; a run after a gap (a skipped or failed run) first
 judges the hours missed since, up to a day.
 
-While an hour runs, every run also judges it early (judge_running_hour), by the rules an
-unfinished hour cannot fool (Rule.early_judgeable): the minutes of the hour loaded so far (up to
-the newest event) stand for the hour, against the same minutes of the baseline days or weeks. An early judgement that fires opens or escalates the alert at once; one that does not
-changes nothing (only complete hours resolve an alert), and the complete hour is judged as
-usual after it ends.
+An hour is judged whole once it is complete: when an event of a later hour has been loaded
+(the collector's files land in order), or SETTLE after its end; a run that finds its partition's
+hour still open leaves it to a later run (open_hour, complete_hours). While an hour is open,
+every run judges it early (judge_running_hour), by the rules an unfinished hour cannot fool
+(Rule.early_judgeable): the minutes of the hour loaded so far (up to the newest event) stand for
+the hour, against the same minutes of the baseline days or weeks. An early judgement that fires
+opens or escalates the alert at once; one that does not changes nothing (only complete hours
+resolve an alert), and the complete hour is judged as usual.
 """
 
 from __future__ import annotations
@@ -34,6 +37,9 @@ log = logging.getLogger(__name__)
 CATCH_UP_HOURS = 24
 HOUR = dt.timedelta(hours=1)
 EARLY_KEPT = dt.timedelta(days=7)  # how long early judgements stay in ops.alert_early_evaluations
+# An hour is complete this long after its end even if no event of a later hour was loaded: the
+# hourly schedule runs 10 minutes past the hour (CX_HOURLY_CRON) and judges it then.
+SETTLE = dt.timedelta(minutes=10)
 
 
 @dataclass
@@ -102,26 +108,28 @@ def evaluate(
     return transitions, judgements
 
 
-def running_hour(hours: list[dt.datetime], now: dt.datetime) -> dt.datetime | None:
-    """The hour after the last of the batch's hours, if it is still running at `now`."""
-    if not hours:
-        return None
-    after = partition_end(hours)
-    return after if after <= _naive(now) < after + HOUR else None
-
-
-def partition_end(hours: list[dt.datetime]) -> dt.datetime:
-    """The end of the last of the batch's hours."""
-    return max(_naive(h) for h in hours) + HOUR
-
-
-def data_until(con: duckdb.DuckDBPyConnection, hour: dt.datetime, now: dt.datetime):
-    """The newest event time loaded in the running `hour` (not after `now`): how far into the
-    hour an early judgement can see. None when no event of the hour is in yet."""
-    return con.execute(
-        "select max(event_at) from marts.fct_events where event_at >= ? and event_at <= ?",
-        [_naive(hour), min(_naive(now), _naive(hour) + HOUR)],
+def open_hour(
+    con: duckdb.DuckDBPyConnection, now: dt.datetime
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The hour the loaded events are still arriving in, and the newest event time in it (not
+    after `now`): the hour of the newest event, unless it ended SETTLE ago. (None, None) when
+    every hour is complete. An hour is complete once an event of a later hour is loaded (the
+    collector's files land in order) or SETTLE after its end (quiet traffic, a stopped feed)."""
+    now = _naive(now)
+    newest = con.execute(
+        "select max(event_at) from marts.fct_events where event_at > ? and event_at <= ?",
+        [now - HOUR - SETTLE, now],
     ).fetchone()[0]
+    if newest is None:
+        return None, None
+    hour = newest.replace(minute=0, second=0, microsecond=0)
+    return (hour, newest) if now < hour + HOUR + SETTLE else (None, None)
+
+
+def complete_hours(hours: list[dt.datetime], running: dt.datetime | None) -> list[dt.datetime]:
+    """The batch's hours that are complete: those before the open hour (all, if none is open).
+    The others are judged when a later run finds them complete (evaluate catches up on them)."""
+    return [h for h in hours if running is None or _naive(h) < running]
 
 
 def early_judgements(

@@ -188,8 +188,14 @@ def test_a_running_hour_is_judged_on_its_first_minutes(tmp_path, cx_env, instanc
     path = str(Settings.from_env().duckdb_path)
     minutes = (10, 20, 30, 40)
     with duckdb.connect(path) as con:
-        newest = engine.data_until(con, start, start + HOUR)
+        # as a run 40 minutes into the hour sees it: the hour is open, up to its newest event;
+        # the hour before is complete (an event of a later hour is in), as is the hour once it
+        # has ended SETTLE ago, with nothing after it
+        hour, newest = engine.open_hour(con, start + landed)
+        assert hour == start, hour
         assert start + landed - dt.timedelta(minutes=1) <= newest < start + landed
+        assert engine.complete_hours([start - HOUR, start], hour) == [start - HOUR]
+        assert engine.open_hour(con, start + HOUR + engine.SETTLE) == (None, None)
         # the rules as runs 10, 20, 30 and 40 minutes into the hour judge it
         early = {m: {j.rule: j for j in engine.early_judgements(
                      con, shipped, start, start + dt.timedelta(minutes=m))}

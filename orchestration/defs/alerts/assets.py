@@ -36,14 +36,13 @@ def cx_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
     _, hours, _ = partition_window(context.run)
     started = time.monotonic()
     with duckdb.connect(str(settings.duckdb_path)) as con:
-        transitions, judgements = engine.evaluate(con, cfg, hours, context.run.run_id)
-        # The hour after the partition, while it runs (a run of the landing sensor): judged
-        # early on what has landed of it, by the rules that may (docs/alerts.md).
-        now = dt.datetime.now(dt.UTC)
-        running = engine.running_hour(hours, now)
-        until = engine.data_until(con, running, now) if running else None
+        # The hour events are still arriving in (runs of the landing sensor): judged early on
+        # what has landed of it, by the rules that may; whole once complete (docs/alerts.md).
+        running, until = engine.open_hour(con, dt.datetime.now(dt.UTC))
+        complete = engine.complete_hours(hours, running)
+        transitions, judgements = engine.evaluate(con, cfg, complete, context.run.run_id)
         early: list = []
-        if until:
+        if running:
             found, early = engine.judge_running_hour(con, cfg, running, until, context.run.run_id)
             transitions += found
         sent = []
@@ -65,18 +64,22 @@ def cx_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
                      for o in outcomes]  # fmt: skip
         open_now = engine.open_alerts(con)
     latest = {j.rule: j for j in judgements}
+    judged_until = until or (max(complete) + engine.HOUR if complete else None)
     context.log.info(
-        "%d rules judged over %d hour(s) in %.1f s: %d transition(s), %d open; %s",
-        len(cfg.rules), len(hours), time.monotonic() - started, len(transitions), len(open_now),
-        f"{len(early)} judged early on the running hour up to {until:%H:%M:%S}" if until
-        else "no running hour judged early",
+        "%d rules judged over %d complete hour(s) in %.1f s: %d transition(s), %d open; %s",
+        len(cfg.rules), len(complete), time.monotonic() - started, len(transitions),
+        len(open_now),
+        f"{len(early)} judged early on hour {running:%H:00} up to {until:%H:%M:%S}" if running
+        else "no open hour",
     )  # fmt: skip
     return dg.MaterializeResult(
         metadata={
-            "hours_evaluated": len(hours),
-            # the newest event time judged: the partition's end, or how far into the running
-            # hour the early judgements saw
-            "judged_until": (until or engine.partition_end(hours)).isoformat(),
+            "hours_evaluated": len(complete),
+            # hours of the partition left for a later run: events of theirs are still arriving
+            "hours_deferred": len(hours) - len(complete),
+            # the newest event time judged: how far into the open hour the early judgements
+            # saw, else the end of the last complete hour
+            "judged_until": str(judged_until) if judged_until else "nothing judged",
             "early_judgements": dg.MetadataValue.json(
                 {
                     j.rule: {
