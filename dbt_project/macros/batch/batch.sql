@@ -225,8 +225,11 @@
 
 
 
-{#- `bucket in (the changed periods)` for grain 'hour' or 'day'. -#}
-{% macro in_changed_periods(bucket, grain) -%}
+{#- `bucket in (the changed periods)` for grain 'hour' or 'day'. With `time_column` (the
+    timestamp the bucket is cut from), also that column from the earliest changed period's start
+    on, as a literal: the same rows, but the engine skips the storage blocks of older ones (a scan
+    of the page views at 30 days: the whole table without it). -#}
+{% macro in_changed_periods(bucket, grain, time_column=none) -%}
     {%- if grain == 'hour' -%}
     {{ bucket }} in (select period_hour from {{ ref('int_batch__changed_periods') }})
     {%- else -%}
@@ -235,6 +238,21 @@
         from {{ ref('int_batch__changed_periods') }}
     )
     {%- endif -%}
+    {%- set bound = earliest_changed_start(grain) if time_column else none -%}
+    {%- if bound %}
+    and {{ time_column }} >= {{ bound }}
+    {%- endif -%}
+{%- endmacro %}
+
+
+{#- The start of the earliest changed period (grain 'hour') or of its day ('day') as a timestamp
+    literal; a far future when nothing changed; none outside execution. -#}
+{% macro earliest_changed_start(grain='hour') -%}
+    {%- set bound = earliest_bound("select period_hour from " ~ ref('int_batch__changed_periods')) -%}
+    {%- if bound and grain == 'day' -%}
+        {{ return(_rebuild_start(bound, 0)) }}
+    {%- endif -%}
+    {{ return(bound) }}
 {%- endmacro %}
 
 

@@ -12,6 +12,12 @@
         replaced. Keys: period_column; period_grain 'hour' or 'day'; periods 'changed' (default),
         'changed_and_later' (every period from the earliest changed one: kpi_daily's churn looks
         back 2 x churn_window_days) or 'funnel_days' (funnel_days_rebuilt, kpi_funnel_daily).
+    replace_keys: dbt's delete+insert on unique_key (the rows whose key is among the new rows'
+        are replaced), with a literal time bound when the model can give one: keys bounded_by,
+        the table's time column, and bound_column, a column of the new rows that is never later
+        than the bounded_by of the row it replaces. The earliest bound_column of the new rows
+        then bounds the delete, and the engine skips the blocks of older rows (staging's delete at
+        30 days: every message id of the month scanned without it).
 
     Each strategy is "replace the rows matching a predicate with the new rows", in one of two
     implementations, chosen by adapter (replace_rows):
@@ -43,6 +49,20 @@
         {%- do exceptions.raise_compiler_error(
             "model " ~ this ~ ": config periods='" ~ periods ~ "' is not one of 'changed', "
             ~ "'changed_and_later', 'funnel_days'") -%}
+    {%- endif -%}
+    {{ return(replace_rows(arg_dict, replaced)) }}
+{% endmacro %}
+
+
+{% macro get_incremental_replace_keys_sql(arg_dict) %}
+    {%- set key = config.require('unique_key') -%}
+    {%- set replaced = key ~ ' in (select ' ~ key ~ ' from ' ~ arg_dict.temp_relation ~ ')' -%}
+    {%- if config.get('bounded_by') -%}
+        {%- set bound = earliest_bound('select ' ~ config.require('bound_column') ~ ' from '
+                                       ~ arg_dict.temp_relation) -%}
+        {%- if bound -%}
+            {%- set replaced = replaced ~ ' and ' ~ config.get('bounded_by') ~ ' >= ' ~ bound -%}
+        {%- endif -%}
     {%- endif -%}
     {{ return(replace_rows(arg_dict, replaced)) }}
 {% endmacro %}

@@ -49,7 +49,7 @@ sessions as (
     from {{ ref('fct_sessions') }} as sessions
     left join users on sessions.stitched_user_id = users.stitched_user_id
     {%- if is_incremental() %}
-    where {{ in_changed_periods(kpi_bucket('sessions.session_start_at', grain), grain) }}
+    where {{ in_changed_periods(kpi_bucket('sessions.session_start_at', grain), grain, 'sessions.session_start_at') }}
     {%- endif %}
 
 ),
@@ -68,7 +68,7 @@ page_views as (
     from {{ ref('fct_page_views') }} as views
     left join users on views.stitched_user_id = users.stitched_user_id
     {%- if is_incremental() %}
-    where {{ in_changed_periods(kpi_bucket('views.viewed_at', grain), grain) }}
+    where {{ in_changed_periods(kpi_bucket('views.viewed_at', grain), grain, 'views.viewed_at') }}
     {%- endif %}
 
 ),
@@ -90,7 +90,7 @@ responses as (
     {{ join_plan_at('plans', 'feedback.stitched_user_id', 'feedback.feedback_at') }}
     where feedback.feedback_kind = 'survey'
     {%- if is_incremental() %}
-    and {{ in_changed_periods(kpi_bucket('feedback.feedback_at', grain), grain) }}
+    and {{ in_changed_periods(kpi_bucket('feedback.feedback_at', grain), grain, 'feedback.feedback_at') }}
     {%- endif %}
 
 ),
@@ -111,7 +111,7 @@ tickets as (
     left join users on tickets.stitched_user_id = users.stitched_user_id
     {{ join_plan_at('plans', 'tickets.stitched_user_id', 'tickets.created_at') }}
     {%- if is_incremental() %}
-    where {{ in_changed_periods(kpi_bucket('tickets.created_at', grain), grain) }}
+    where {{ in_changed_periods(kpi_bucket('tickets.created_at', grain), grain, 'tickets.created_at') }}
     {%- endif %}
 
 ),

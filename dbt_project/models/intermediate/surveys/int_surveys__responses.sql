@@ -4,7 +4,9 @@
 -- One row per response; an event's response id is its message id. Events from bots, and events
 -- whose survey type or score cannot be read, are left out (counted by the warn-level test
 -- survey_events_unreadable).
-{{ config(materialized='view', tags=['hourly_batch']) }}
+-- A table, not a view: its key test, that warning and fct_survey_responses each read it, and as
+-- a view each of them scanned every staged event for the survey ones (1.1 s a batch at 30 days).
+{{ config(materialized='table', tags=['hourly_batch']) }}
 {%- set props = var('survey_event_properties') %}
 {%- set ranges = {'nps': (0, 10), 'csat': (1, 5), 'ces': (1, 7)} %}
 

@@ -32,6 +32,9 @@ orders as (
     where event_name = '{{ var("conversion_event") }}' and not coalesce(is_bot, false)
     {%- if is_incremental() %}
         and cast({{ dbt.date_trunc('day', 'event_at') }} as date) >= {{ earliest_changed_day() }}
+        {%- if earliest_changed_start('day') %}
+        and event_at >= {{ earliest_changed_start('day') }}  -- the same, as a literal: skips older blocks
+        {%- endif %}
     {%- endif %}
     group by 1
 
@@ -61,6 +64,10 @@ active_days as (
     {%- if is_incremental() %}
     where cast({{ dbt.date_trunc('day', 'session_start_at') }} as date)
         >= {{ dbt.dateadd('day', -2 * var('churn_window_days'), earliest_changed_day()) }}
+        {%- if earliest_changed_start('day') %}
+        and session_start_at
+            >= {{ dbt.dateadd('day', -2 * var('churn_window_days'), earliest_changed_start('day')) }}
+        {%- endif %}
     {%- endif %}
 
 ),

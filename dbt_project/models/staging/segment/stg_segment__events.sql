@@ -7,10 +7,15 @@
 -- newest blocks of the table, which int_batch__events reads by that literal. A full build writes
 -- the table in event time order (a batch appends in arrival order, which is close to it), so
 -- reads bounded by event time skip the blocks of older events.
+-- A message's staged row is replaced by its new one: the old row's event_at is one of its
+-- deliveries', so never before the new row's earliest_delivery_event_at (replace_keys).
 {{ config(
     materialized='incremental',
-    incremental_strategy='delete+insert',
+    incremental_strategy='replace_keys',
     unique_key='message_id',
+    bounded_by='event_at',
+    bound_column='earliest_delivery_event_at',
+    replacement_partitions=['cast(event_at as date)'],
     on_schema_change='append_new_columns',
     tags=['hourly_batch'],
     meta={'batch_test_key': 'message_id'},
