@@ -24,6 +24,8 @@ judged by the alert rules, with `dagster dev` running (daemon, landing sensor, s
    - judged: the first ops.alert_evaluations row of the hour its events fall in (every rule,
      the complete hour), evaluated after it was processed.
    A file not yet published or judged when the server stops counts as the run's length.
+   Started between hh:31 and hh:59, the files span an hour's end (`hours_spanned` 2), and the
+   complete judgement of the first hour is measured too; from hh:00 to hh:30, only early ones.
 Prints the distributions (p50, p95, max, in seconds) and writes --json.
 """
 
@@ -324,6 +326,8 @@ def main() -> int:
             [max(r["published_s"], r["judged_early_s"]) for r in rows]
         ),
         "judged_early": sum(r["judged_early"] for r in rows),
+        # the files' hours: a run over an hour's end measures the complete judgement too
+        "hours_spanned": len({f["hour"] for f in files}),
         "not_published": sum(not r["published"] for r in rows),
         "not_judged": sum(not r["judged"] for r in rows),
     }  # fmt: skip

@@ -4,10 +4,11 @@ localhost, retry a flaky receiver, and never raise when one is down."""
 import dataclasses
 import datetime as dt
 
+import duckdb
 import pytest
 import yaml
 
-from alerts import config, notify
+from alerts import config, engine, notify
 from alerts.engine import Transition
 from alerts.judge import Judgement
 from alerts.metrics import METRICS
@@ -64,6 +65,31 @@ def test_only_rules_an_unfinished_hour_cannot_fool_judge_it_early():
     assert not dataclasses.replace(rule, early=False).early_judgeable("final")
     assert dataclasses.replace(rule, direction="down").early_judgeable("falls")
     assert not dataclasses.replace(rule, direction="up").early_judgeable("falls")
+
+
+def test_an_hour_is_complete_once_later_events_are_in_or_it_has_settled(tmp_path):
+    """The hour the newest loaded event falls in stays open (judged early, not whole) until an
+    event of a later hour is loaded or SETTLE has passed since its end."""
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    con.execute("create schema marts; create table marts.fct_events (event_at timestamp)")
+    ten = dt.datetime(2026, 11, 11, 10)
+    con.execute("insert into marts.fct_events values (?), (?)",
+                [ten - dt.timedelta(minutes=5), ten + dt.timedelta(minutes=58, seconds=30)])  # fmt: skip
+    at = {m: ten + dt.timedelta(minutes=m) for m in (59, 61, 69, 70)}
+    assert engine.open_hour(con, at[59]) == (ten, ten + dt.timedelta(minutes=58, seconds=30))
+    # the clock is past 11:00, the events are not: 10:00 is still open until 11:10
+    assert engine.open_hour(con, at[61])[0] == ten and engine.open_hour(con, at[69])[0] == ten
+    assert engine.open_hour(con, at[70]) == (None, None)
+    assert engine.complete_hours([ten - engine.HOUR, ten], ten) == [ten - engine.HOUR]
+    assert engine.complete_hours([ten - engine.HOUR, ten], None) == [ten - engine.HOUR, ten]
+    # an event of 11:00 is in: 10:00 is complete, 11:00 open
+    con.execute(
+        "insert into marts.fct_events values (?)", [ten + dt.timedelta(minutes=60, seconds=20)]
+    )
+    assert engine.open_hour(con, at[61])[0] == ten + engine.HOUR
+    # an event stamped after the clock (a device clock ahead) does not open its hour
+    con.execute("insert into marts.fct_events values (?)", [ten + dt.timedelta(hours=5)])
+    assert engine.open_hour(con, at[61])[0] == ten + engine.HOUR
 
 
 def test_a_secret_in_the_rules_file_is_refused(tmp_path):
