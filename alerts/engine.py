@@ -82,11 +82,7 @@ def evaluate(
     ensure_tables(con)
     hours = sorted(_naive(h) for h in hours)
     plan = {rule.name: _hours_to_judge(hours, last_judged(con, rule.name)) for rule in config.rules}
-    needed: dict[str, set] = {}
-    for rule in config.rules:
-        for hour in plan[rule.name]:
-            needed.setdefault(METRICS[rule.metric].source, set()).update(hours_needed(rule, hour))
-    frames = {source: fetch(con, source, sorted(wanted)) for source, wanted in needed.items()}
+    frames = _frames(con, [(rule, hour) for rule in config.rules for hour in plan[rule.name]])
     transitions, judgements = [], []
     for rule in config.rules:
         if not plan[rule.name]:
@@ -141,11 +137,8 @@ def early_judgements(
     and these minutes). Changes nothing."""
     hour, until = _naive(hour), _naive(until)
     seen = until - hour
-    rules = [rule for rule in config.rules if rule.early_judgeable(METRICS[rule.metric].settles)]
-    needed: dict[str, set] = {}
-    for rule in rules:
-        needed.setdefault(METRICS[rule.metric].source, set()).update(hours_needed(rule, hour))
-    frames = {source: fetch(con, source, sorted(wanted)) for source, wanted in needed.items()}
+    rules = [rule for rule in config.rules if rule.early_judgeable()]
+    frames = _frames(con, [(rule, hour) for rule in rules])
     judgements = []
     for rule in rules:
         metric = METRICS[rule.metric]
@@ -161,6 +154,16 @@ def early_judgements(
         judged.window = (hour - (rule.window_hours - 1) * HOUR, until)
         judgements.append(judged)
     return judgements
+
+
+def _frames(
+    con: duckdb.DuckDBPyConnection, judged: list[tuple[Rule, dt.datetime]]
+) -> dict[str, pd.DataFrame]:
+    """The rows of each source the (rule, hour) judgements need, one fetch a source."""
+    needed: dict[str, set] = {}
+    for rule, hour in judged:
+        needed.setdefault(METRICS[rule.metric].source, set()).update(hours_needed(rule, hour))
+    return {source: fetch(con, source, sorted(wanted)) for source, wanted in needed.items()}
 
 
 def judge_running_hour(
@@ -184,14 +187,14 @@ def judge_running_hour(
             if transition:
                 transitions.append(transition)
         judgements.append(judged)
-        records.append([judged.rule, hour, until, judged.status, judged.severity, judged.value,
-                        judged.baseline, judged.score, judged.z, judged.sample, judged.reason,
-                        (alert or {}).get("alert_id"), run_id,
-                        dt.datetime.now(dt.UTC).replace(tzinfo=None),
-                        json.dumps(judged.segments) if judged.segments else None])  # fmt: skip
+        records.append(_record(judged, (alert or {}).get("alert_id"), run_id))
     if records:
-        frame = pd.DataFrame(records)  # noqa: F841 (read by SQL)
-        con.execute("insert or replace into ops.alert_early_evaluations select * from frame")
+        # the ops.alert_evaluations row, whose window ends at data_until
+        frame = pd.DataFrame(records, columns=EVALUATION_COLUMNS)  # noqa: F841 (read by SQL)
+        con.execute(
+            "insert or replace into ops.alert_early_evaluations by name "
+            "select * exclude (window_start) rename (window_end as data_until) from frame"
+        )
         con.execute("delete from ops.alert_early_evaluations where hour < ?", [hour - EARLY_KEPT])
     return transitions, judgements
 

@@ -112,14 +112,9 @@ def alert_message(transition) -> tuple[str, str, dict]:
     verb = {"opened": "OPEN", "escalated": "ESCALATED", "resolved": "RESOLVED"}[transition.event]
     severity = alert["severity"]
     subject = f"[cx-warehouse] {verb} {severity}: {rule.name} ({rule.metric})"
-    if judged.early_until:  # minutes of a running hour (engine.early_judgements)
-        window = f"{judged.window[0]:%Y-%m-%d %H:%M}–{judged.window[1]:%H:%M} UTC"
-    else:
-        window = (
-            f"{judged.window[0]:%Y-%m-%d %H:00}–{judged.window[1]:%H:59} UTC"
-            if judged.window
-            else ""
-        )
+    # whole hours, or up to the minute of a running hour's newest event (engine.early_judgements)
+    first, last = ("%Y-%m-%d %H:%M", "%H:%M") if judged.early_until else ("%Y-%m-%d %H:00", "%H:59")
+    window = f"{judged.window[0]:{first}}–{judged.window[1]:{last}} UTC" if judged.window else ""
     lines = [
         rule.description,
         f"{rule.metric}: {_fmt(judged.value)} against {_fmt(judged.baseline)} "

@@ -80,44 +80,25 @@ def cx_alerts(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
             # the newest event time judged: how far into the open hour the early judgements
             # saw, else the end of the last complete hour
             "judged_until": str(judged_until) if judged_until else "nothing judged",
-            "early_judgements": dg.MetadataValue.json(
-                {
-                    j.rule: {
-                        "status": j.status,
-                        "value": j.value,
-                        "baseline": j.baseline,
-                        "sample": j.sample,
-                        "reason": j.reason,
-                    }
-                    for j in early
-                }
-            ),  # fmt: skip
+            "early_judgements": dg.MetadataValue.json({j.rule: _summary(j) for j in early}),
             "open_alerts": len(open_now),
             "transitions": [
                 f"{t.event}: {t.alert['alert_id']} ({t.alert['severity']})" for t in transitions
             ],  # fmt: skip
             "alerts": dg.MetadataValue.md(_alerts_table(open_now)),
-            "judgements": dg.MetadataValue.json(
-                {
-                    rule: {
-                        "status": j.status,
-                        "severity": j.severity,
-                        "value": j.value,
-                        "baseline": j.baseline,
-                        "score": j.score,
-                        "z": j.z,
-                        "sample": j.sample,
-                        "reason": j.reason,
-                        "segments": j.segments,
-                    }
-                    for rule, j in latest.items()
-                }
-            ),  # fmt: skip
+            "judgements": dg.MetadataValue.json({r: _summary(j) for r, j in latest.items()}),
             "notifications": dg.MetadataValue.json(sent),
             "rules_file": str(cfg.path),
             "seconds": round(time.monotonic() - started, 2),
         }
     )
+
+
+def _summary(j) -> dict:
+    """A judgement in the asset's metadata."""
+    return {"status": j.status, "severity": j.severity, "value": j.value,
+            "baseline": j.baseline, "score": j.score, "z": j.z, "sample": j.sample,
+            "reason": j.reason, "segments": j.segments}  # fmt: skip
 
 
 def _alerts_table(open_now) -> str:

@@ -11,6 +11,8 @@
     tags=['kpi_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__changed_periods') }}
+{#- the earliest changed day's start, a literal: reads of the facts bounded by it skip older blocks #}
+{%- set changed_from = earliest_changed_start('day') if is_incremental() else none %}
 with
 
 overall as (
@@ -31,10 +33,7 @@ orders as (
     from {{ ref('fct_events') }}
     where event_name = '{{ var("conversion_event") }}' and not coalesce(is_bot, false)
     {%- if is_incremental() %}
-        and cast({{ dbt.date_trunc('day', 'event_at') }} as date) >= {{ earliest_changed_day() }}
-        {%- if earliest_changed_start('day') %}
-        and event_at >= {{ earliest_changed_start('day') }}  -- the same, as a literal: skips older blocks
-        {%- endif %}
+        and event_at >= {{ changed_from }}
     {%- endif %}
     group by 1
 
@@ -62,12 +61,7 @@ active_days as (
         cast({{ dbt.date_trunc('day', 'session_start_at') }} as date) as active_date
     from {{ ref('fct_sessions') }}
     {%- if is_incremental() %}
-    where cast({{ dbt.date_trunc('day', 'session_start_at') }} as date)
-        >= {{ dbt.dateadd('day', -2 * var('churn_window_days'), earliest_changed_day()) }}
-        {%- if earliest_changed_start('day') %}
-        and session_start_at
-            >= {{ dbt.dateadd('day', -2 * var('churn_window_days'), earliest_changed_start('day')) }}
-        {%- endif %}
+    where session_start_at >= {{ dbt.dateadd('day', -2 * var('churn_window_days'), changed_from) }}
     {%- endif %}
 
 ),
