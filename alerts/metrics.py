@@ -9,7 +9,8 @@ a counterfactual (explain.py):
 
 Rows come from the fact marts (fct_sessions, fct_page_views, fct_survey_responses, fct_tickets)
 with the segment columns an alert can point at: device, OS, browser, country, plan (at the row's
-time, as in the KPI marts), source (the person's first touch), step (the furthest funnel step a
+time, as in the KPI marts: a response's or ticket's device, OS, browser and country are those of
+its feedback row in fct_feedback_experience, the person's latest event before it), source (the person's first touch), step (the furthest funnel step a
 session reached) and page, survey or channel where the source has them. Their overall values equal marts.kpi_hourly's, hour by hour
 (tests/orchestration/test_pipeline_e2e.py).
 """
@@ -56,9 +57,9 @@ SOURCES = {
             and date_trunc('hour', v.viewed_at) in ({hours})""",
     "surveys": """
         select date_trunc('hour', r.created_at) as hour, r.created_at as at,
-               coalesce(f.device_type, u.device_type, 'unknown') as device,
-               coalesce(u.os, 'unknown') as os, coalesce(u.browser, 'unknown') as browser,
-               coalesce(u.country, 'unknown') as country, coalesce(p.plan, 'unknown') as plan,
+               coalesce(f.device_type, 'unknown') as device,
+               coalesce(f.os, 'unknown') as os, coalesce(f.browser, 'unknown') as browser,
+               coalesce(f.country, 'unknown') as country, coalesce(p.plan, 'unknown') as plan,
                coalesce(u.first_touch_source, 'direct') as source, r.survey_id as survey,
                r.survey_type,
                case when r.is_satisfied then 100.0 else 0.0 end as satisfied,
@@ -72,14 +73,15 @@ SOURCES = {
         where date_trunc('hour', r.created_at) in ({hours})""",
     "tickets": """
         select date_trunc('hour', t.created_at) as hour, t.created_at as at,
-               coalesce(s.device_type, u.device_type, 'unknown') as device,
-               coalesce(s.os, u.os, 'unknown') as os,
-               coalesce(s.browser, u.browser, 'unknown') as browser,
-               coalesce(u.country, 'unknown') as country, coalesce(p.plan, 'unknown') as plan,
+               coalesce(f.device_type, 'unknown') as device,
+               coalesce(f.os, 'unknown') as os, coalesce(f.browser, 'unknown') as browser,
+               coalesce(f.country, 'unknown') as country, coalesce(p.plan, 'unknown') as plan,
                coalesce(u.first_touch_source, 'direct') as source,
                coalesce(s.reached_funnel_step, 1) as step, coalesce(t.channel, 'unknown') as channel,
                cast(t.first_reply_minutes as double) as first_reply_minutes
         from marts.fct_tickets as t
+        left join marts.fct_feedback_experience as f
+            on f.feedback_kind = 'ticket' and f.feedback_id = cast(t.ticket_id as varchar)
         left join marts.fct_sessions as s on t.last_session_id = s.session_id
         left join marts.dim_users as u on t.stitched_user_id = u.stitched_user_id
         {plan_at:t.stitched_user_id:t.created_at}

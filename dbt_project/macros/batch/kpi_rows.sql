@@ -13,7 +13,9 @@
 {% macro kpi_input_rows(rel, persons, families, bound=none) -%}
     {#- name: (relation, time column, what the row hash covers, extra filter); `u` is the
         person's dim_users row, `p` their plan at the row's time, joined where the hash uses them.
-        A session's and a page view's plan is in their row (t). -#}
+        A session's and a page view's plan is in their row (t); so are their device, OS, browser
+        and country, and a response's or ticket's are in its feedback row (t of 'feedback', the
+        same hour): the person's current ones (dim_users) are not KPI inputs. -#}
     {%- set person_families = [
         ('session', 'fct_sessions', 'session_start_at', ['t', 'u.first_touch_source'], none),
         ('page_view', 'fct_page_views', 'viewed_at', ['t', 'u.first_touch_source'], none),
@@ -22,10 +24,8 @@
     ] -%}
     {%- set whole_families = [
         ('feedback', 'fct_feedback_experience', 'feedback_at',
-            ['t', 'u.os', 'u.browser', 'u.country', 'p.plan', 'u.first_touch_source'], none),
-        ('ticket', 'fct_tickets', 'created_at',
-            ['t', 'u.device_type', 'u.os', 'u.browser', 'u.country', 'p.plan',
-             'u.first_touch_source'], none),
+            ['t', 'p.plan', 'u.first_touch_source'], none),
+        ('ticket', 'fct_tickets', 'created_at', ['t', 'p.plan', 'u.first_touch_source'], none),
         ('response', 'fct_survey_responses', 'created_at', ['t'], none),
     ] -%}
     {%- for name, relation, period, hashed, condition in

@@ -8,9 +8,10 @@
 {%- endmacro %}
 
 {#- CX KPIs per time bucket ('day' or 'hour') and segment: the body of kpi_daily_by_segment and
-    kpi_hourly_by_segment. Device, OS, browser and country come from the session, page view or the person's
-    recent activity; plan is the person's plan at the time of the row (int_identity__plans),
-    first-touch source the person's. segment_type 'overall' repeats
+    kpi_hourly_by_segment. Device, OS, browser and country are those of the row's time: the
+    session's, the page view's, and for a response or ticket the person's latest event before it
+    (fct_feedback_experience); plan is the person's plan at the time of the row
+    (int_identity__plans), first-touch source the person's. segment_type 'overall' repeats
     the whole bucket. In an incremental run only the batch's changed periods are computed. -#}
 {% macro kpis_by_segment(grain) -%}
 {%- set segments = {'device': 'device_type', 'os': 'os', 'browser': 'browser',
@@ -21,14 +22,7 @@ with
 
 users as (
 
-    select
-        stitched_user_id,
-        first_touch_source,
-        device_type as user_device_type,
-        os as user_os,
-        browser as user_browser,
-        country as user_country
-    from {{ ref('dim_users') }}
+    select stitched_user_id, first_touch_source from {{ ref('dim_users') }}
 
 ),
 
@@ -80,9 +74,9 @@ responses as (
         feedback.survey_type,
         feedback.score,
         feedback.device_type,
-        users.user_os as os,
-        users.user_browser as browser,
-        users.user_country as country,
+        feedback.os,
+        feedback.browser,
+        feedback.country,
         plans.plan,
         users.first_touch_source
     from {{ ref('fct_feedback_experience') }} as feedback
@@ -101,13 +95,16 @@ tickets as (
         {{ kpi_bucket('tickets.created_at', grain) }} as kpi_period,
         tickets.first_reply_minutes,
         tickets.full_resolution_minutes,
-        users.user_device_type as device_type,
-        users.user_os as os,
-        users.user_browser as browser,
-        users.user_country as country,
+        feedback.device_type,
+        feedback.os,
+        feedback.browser,
+        feedback.country,
         plans.plan,
         users.first_touch_source
     from {{ ref('fct_tickets') }} as tickets
+    left join {{ ref('fct_feedback_experience') }} as feedback
+        on feedback.feedback_kind = 'ticket'
+        and feedback.feedback_id = cast(tickets.ticket_id as {{ dbt.type_string() }})
     left join users on tickets.stitched_user_id = users.stitched_user_id
     {{ join_plan_at('plans', 'tickets.stitched_user_id', 'tickets.created_at') }}
     {%- if is_incremental() %}

@@ -55,21 +55,43 @@ sessions as (
 
 ),
 
-events as (
+in_window as (
 
     select
         windowed.feedback_kind,
         windowed.feedback_id,
-        {{ percentile('events.page_load_ms', 0.75) }} as p75_page_load_ms,
-        max(events.page_load_ms) as max_page_load_ms,
-        sum(case when events.is_error then 1 else 0 end) as errors,
-        max(events.device_type) as device_type
+        events.page_load_ms,
+        events.is_error,
+        events.device_type,
+        events.os,
+        events.browser,
+        events.country,
+        events.event_at,
+        events.message_id
     from windowed
     inner join {{ ref('fct_events') }} as events
         on windowed.stitched_user_id = events.stitched_user_id
         and events.event_at >= windowed.window_start_at
         and events.event_at <= windowed.feedback_at
-    group by windowed.feedback_kind, windowed.feedback_id
+
+),
+
+-- The segments of a response or ticket are those of the person's latest event before it (in
+-- the window), not the person's current ones (dim_users): a ticket from September stays in the
+-- segment it was filed from when its requester later switches device, so the KPI hours of
+-- past feedback do not change with every later session (and are not recomputed by each batch).
+events as (
+
+    select
+        feedback_kind,
+        feedback_id,
+        {{ percentile('page_load_ms', 0.75) }} as p75_page_load_ms,
+        max(page_load_ms) as max_page_load_ms,
+        sum(case when is_error then 1 else 0 end) as errors,
+        {{ latest_of(['device_type', 'os', 'browser', 'country'], ['event_at', 'message_id']) }}
+            as latest
+    from in_window
+    group by feedback_kind, feedback_id
 
 )
 
@@ -88,7 +110,10 @@ select
     coalesce(events.errors, 0) > 0 as had_error,
     cast(coalesce(sessions.furthest_funnel_step, 0) as integer) as furthest_funnel_step_before,
     coalesce(sessions.converted, 0) = 1 as converted_before,
-    coalesce(events.device_type, 'unknown') as device_type
+    coalesce(events.latest.device_type, 'unknown') as device_type,
+    events.latest.os,
+    events.latest.browser,
+    events.latest.country
 from windowed
 left join sessions
     on windowed.feedback_kind = sessions.feedback_kind
