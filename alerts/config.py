@@ -49,11 +49,11 @@ class Rule:
 
     def early_judgeable(self, settles: str | None = None) -> bool:
         """Whether the running hour can be judged before it ends, for a metric whose rows settle
-        as `settles` (default: the rule's metric's, alerts.metrics.Metric.settles). The latest minutes are compared with the same
-        minutes of baseline days, whose rows have settled: a value that can only rise later (a
-        session's conversion) is a lower bound now, so a rule watching it go up cannot fire on
-        what is still to come, but one watching it go down could. Never for a rule judged
-        lag_hours late (its metric matures after the hour)."""
+        as `settles` (default: its metric's, alerts.metrics.Metric.settles). The latest minutes
+        are compared with the same minutes of baseline days, whose rows have settled: a value
+        that can only rise later (a session's conversion) is a lower bound now, so a rule
+        watching it go up cannot fire on what is still to come, but one watching it go down
+        could. Never for a rule judged lag_hours late (its metric matures after the hour)."""
         settles = settles or METRICS[self.metric].settles
         return (
             self.early

@@ -10,8 +10,9 @@ a counterfactual (explain.py):
 Rows come from the fact marts (fct_sessions, fct_page_views, fct_survey_responses, fct_tickets)
 with the segment columns an alert can point at: device, OS, browser, country, plan (at the row's
 time, as in the KPI marts: a response's or ticket's device, OS, browser and country are those of
-its feedback row in fct_feedback_experience, the person's latest event before it), source (the person's first touch), step (the furthest funnel step a
-session reached) and page, survey or channel where the source has them. Their overall values equal marts.kpi_hourly's, hour by hour
+its feedback row in fct_feedback_experience, the person's latest event before it), source (the
+person's first touch), step (the furthest funnel step a session reached) and page, survey or
+channel where the source has them. Their overall values equal marts.kpi_hourly's, hour by hour
 (tests/orchestration/test_pipeline_e2e.py).
 """
 

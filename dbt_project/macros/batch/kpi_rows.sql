@@ -14,8 +14,9 @@
     {#- name: (relation, time column, what the row hash covers, extra filter); `u` is the
         person's dim_users row, `p` their plan at the row's time, joined where the hash uses them.
         A session's and a page view's plan is in their row (t); so are their device, OS, browser
-        and country, and a response's or ticket's are in its feedback row (t of 'feedback', the
-        same hour): the person's current ones (dim_users) are not KPI inputs. -#}
+        and country. Every response and ticket has a feedback row at its own hour, whose hash
+        covers its segments (device, OS, browser, country in t; plan; first-touch source): the
+        'ticket' and 'response' families hash only their own row. -#}
     {%- set person_families = [
         ('session', 'fct_sessions', 'session_start_at', ['t', 'u.first_touch_source'], none),
         ('page_view', 'fct_page_views', 'viewed_at', ['t', 'u.first_touch_source'], none),
@@ -25,7 +26,7 @@
     {%- set whole_families = [
         ('feedback', 'fct_feedback_experience', 'feedback_at',
             ['t', 'p.plan', 'u.first_touch_source'], none),
-        ('ticket', 'fct_tickets', 'created_at', ['t', 'p.plan', 'u.first_touch_source'], none),
+        ('ticket', 'fct_tickets', 'created_at', ['t'], none),
         ('response', 'fct_survey_responses', 'created_at', ['t'], none),
     ] -%}
     {%- for name, relation, period, hashed, condition in

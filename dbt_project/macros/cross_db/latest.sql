@@ -9,7 +9,8 @@
 
 {% macro default__latest_of(columns, order_columns) -%}
     max_by(named_struct(
-        {%- for column in columns %}'{{ column }}', {{ column }}{{ ", " if not loop.last }}{% endfor -%}
+        {%- for column in columns %}'{{ column }}', {{ column }}{{ ", " if not loop.last }}
+        {%- endfor -%}
     ), struct({{ order_columns | join(', ') }}))
 {%- endmacro %}
 
