@@ -77,8 +77,8 @@ TEST_WORKERS ?= 2
 test: setup manifest test-deps
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist worksteal
 
-# The quick tests (< 2 min on 2 cores): no simulated world, pipeline, browser or dagster dev
-# (tests/conftest.py marks those slow).
+# The quick tests (< 2 min on 2 cores): unit tests, dbt unit tests, definitions load; no
+# simulated world, pipeline, browser or dagster dev (tests/conftest.py marks those slow).
 test-fast: setup manifest
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not slow"
 
