@@ -315,6 +315,8 @@ class Case:
 
         self.days, self.landing, self.args = days, landing, args
         self.work = Path(tempfile.mkdtemp(prefix=f"microbatch-{days}d-", dir=args.out))
+        if not args.keep:  # also when the benchmark fails: a 30-day work folder holds ~21 GB
+            stack.callback(shutil.rmtree, self.work, ignore_errors=True)
         # Each history its own dbt target folder (dagster-dbt reads DBT_TARGET_PATH too): the
         # partial parse dbt keeps there is tied to the warehouse path, and a parse of the other
         # history's would make every dbt run parse the whole project again.
@@ -396,8 +398,6 @@ class Case:
         result["median_batch_seconds"] = statistics.median(
             b["total_seconds"] for b in result["batches"]
         )
-        if not self.args.keep:
-            shutil.rmtree(self.work, ignore_errors=True)
         return result
 
 
