@@ -64,6 +64,9 @@ def parse_forms(text: str | None, key: str = "CX_TYPEFORM_FORMS") -> tuple[Typef
 
 
 DUCKDB_MEMORY_LIMIT = "4GB"  # CX_DUCKDB_MEMORY_LIMIT's default, for each DuckDB connection
+# CX_DUCKDB_VACUUM_AT's default: the share of a table's stored rows that may be deleted rows
+# before dbt's closing checkpoint vacuums (orchestration/defs/transform/in_process.py).
+DUCKDB_VACUUM_AT = 0.1
 
 
 # Settings that existed and no longer do, with what replaced them: set, they fail loudly, since
@@ -87,6 +90,7 @@ class Settings:
     surveys_api_url: str | None  # for typeform: https://api.typeform.com unless set
     typeform_forms: tuple[TypeformForm, ...]  # CX_TYPEFORM_FORMS (ingestion/surveys/typeform.py)
     duckdb_memory_limit: str
+    duckdb_vacuum_at: float  # deleted share of a table at which dbt's closing checkpoint vacuums
     gx_dir: Path  # Great Expectations project root (GX writes <it>/gx: suites, results, Data Docs)
     analytics_path: Path  # the published read-only copy of the marts analysts query
     published_dir: Path  # the published marts as Parquet: <it>/current -> snapshots/<id>
@@ -146,6 +150,7 @@ class Settings:
             surveys_api_url=urls["surveys"],
             typeform_forms=typeform_forms,
             duckdb_memory_limit=environ.get("CX_DUCKDB_MEMORY_LIMIT", DUCKDB_MEMORY_LIMIT),
+            duckdb_vacuum_at=_number(environ, "CX_DUCKDB_VACUUM_AT", DUCKDB_VACUUM_AT, float, 0, 1),
             gx_dir=Path(environ.get("CX_GX_DIR") or data_dir / "quality").resolve(),
             analytics_path=Path(
                 environ.get("CX_ANALYTICS_PATH") or data_dir / "analytics.duckdb"

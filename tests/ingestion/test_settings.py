@@ -9,6 +9,7 @@ def test_defaults_put_everything_under_the_data_dir(tmp_path):
     assert settings.duckdb_path == tmp_path / "warehouse.duckdb"
     assert settings.landing_dir == tmp_path / "landing"
     assert (settings.tickets_mode, settings.surveys_mode) == ("files", "files")
+    assert settings.duckdb_vacuum_at == 0.1
 
 
 @pytest.mark.parametrize(
@@ -18,6 +19,7 @@ def test_defaults_put_everything_under_the_data_dir(tmp_path):
         ({"CX_TICKETS_MODE": "ftp"}, ["CX_TICKETS_MODE"]),
         ({"CX_SURVEYS_MODE": "api"}, ["CX_SURVEYS_API_URL", "CX_SURVEYS_MODE=api"]),
         ({"CX_KPI_CRON": "40 * * * *"}, ["CX_KPI_CRON", "unset CX_KPI_CRON", "cx_hourly"]),
+        ({"CX_DUCKDB_VACUUM_AT": "10%"}, ["CX_DUCKDB_VACUUM_AT", "from 0 to 1"]),
     ],
 )
 def test_config_errors_name_the_key_and_the_fix(environ, names):

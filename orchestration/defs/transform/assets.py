@@ -96,7 +96,7 @@ def _run_dbt(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
         # Materializations of the models that built are recorded even when others fail.
         build = dbt_build(
             context, args, project=dbt_project, manifest=manifest, translator=TRANSLATOR,
-            target_root=dbt_target_root(),
+            target_root=dbt_target_root(), vacuum_at=settings.duckdb_vacuum_at,
         )  # fmt: skip
     finally:
         for key, value in saved.items():
@@ -108,10 +108,10 @@ def _run_dbt(context: dg.AssetExecutionContext, warehouse: WarehouseResource) ->
     events = list(batch_summary(with_row_counts(build.events, manifest, settings.duckdb_path),
                                 settings.duckdb_path))  # fmt: skip
     context.log.info(
-        "dbt on %s (target %s): %.1f s in dbt, %.1f s from its results to %d Dagster events, "
-        "%.1f s for row counts and the batch's summary",
-        settings.duckdb_path, settings.dbt_target, build.dbt_seconds, build.convert_seconds,
-        len(events), time.perf_counter() - started,
+        "dbt on %s (target %s): %.1f s in dbt (closing the warehouse: %s), %.1f s from its "
+        "results to %d Dagster events, %.1f s for row counts and the batch's summary",
+        settings.duckdb_path, settings.dbt_target, build.dbt_seconds, build.release or "not opened",
+        build.convert_seconds, len(events), time.perf_counter() - started,
     )  # fmt: skip
     yield from events
     if not build.success:
