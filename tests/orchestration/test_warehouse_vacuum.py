@@ -43,3 +43,15 @@ def test_closing_checkpoint_vacuums_past_the_share(tmp_path, keep_every, vacuum_
     assert (_stored(path) < ROWS) is (vacuumed and deleted > 0)
     with duckdb.connect(str(path)) as con:
         assert con.execute("select count(*) from t").fetchone()[0] == ROWS - deleted
+
+
+def test_a_table_emptied_whole_is_reclaimed_without_vacuum(tmp_path):
+    path = tmp_path / "w.duckdb"
+    with duckdb.connect(str(path)) as con:
+        con.execute(f"create table t as select range as id, range::varchar as v from range({ROWS})")
+        con.execute("create table kept as select range as id from range(10)")
+    with duckdb.connect(str(path)) as con:
+        con.execute("delete from t")  # as the batch empties its bookkeeping tables
+        release = prepare_closing_checkpoint(con, 0.1)
+    assert not release.vacuumed and release.most_deleted is None
+    assert _stored(path) == 0

@@ -120,14 +120,17 @@ ROW_GROUP_ROWS = 122_880
 
 def _deleted_rows(con) -> tuple[str | None, int, float]:
     """The table of con's database with the most deleted rows still stored, their number and
-    share (duckdb_tables().estimated_size counts the stored rows, deleted ones included)."""
+    share (duckdb_tables().estimated_size counts the stored rows, deleted ones included).
+    Tables with no live row left are not counted: every checkpoint drops row groups that hold
+    no live row, vacuum or not (the batch's bookkeeping tables, emptied at its end: at 30 days
+    of history `int_batch__kpi_rows_before` alone made every close vacuum, 0.9-3.9 s)."""
     worst: tuple[str | None, int, float] = (None, 0, 0.0)
     for schema, table, stored in con.execute(
         "select schema_name, table_name, estimated_size from duckdb_tables() "
         "where database_name = current_database() and not temporary and estimated_size > 0"
     ).fetchall():
         live = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-        if stored - live > worst[1]:
+        if live and stored - live > worst[1]:
             worst = (f"{schema}.{table}", stored - live, (stored - live) / stored)
     return worst
 
