@@ -65,7 +65,7 @@ def parse_forms(text: str | None, key: str = "CX_TYPEFORM_FORMS") -> tuple[Typef
 
 DUCKDB_MEMORY_LIMIT = "4GB"  # CX_DUCKDB_MEMORY_LIMIT's default, for each DuckDB connection
 # CX_DUCKDB_VACUUM_AT's default: the share of a table's stored rows that may be deleted rows
-# before dbt's closing checkpoint vacuums (orchestration/defs/transform/in_process.py).
+# before dbt's closing checkpoint vacuums (ingestion/common/warehouse.py).
 DUCKDB_VACUUM_AT = 0.1
 
 

@@ -21,7 +21,8 @@ What this module must do itself, and does:
   want). Left open, it would hold the file with dbt's settings, and the steps after dbt in this
   process could not open it ("a different configuration than existing connections"); so it is
   closed when the invocation ends, through the adapter's public class methods. Closing it
-  checkpoints the batch's writes, vacuuming only past a share of deleted rows (ROW_GROUP_ROWS).
+  checkpoints the batch's writes, vacuuming only past a share of deleted rows
+  (ingestion/common/warehouse.py).
 dbt's text log goes to the step's stdout (Dagster's compute logs) and, at debug level, to
 dbt.log in the invocation's target folder, as with the subprocess.
 """
@@ -38,6 +39,8 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtProject
+
+from ingestion.common.warehouse import Release, prepare_closing_checkpoint
 
 RESULT_EVENTS = {"LogSeedResult", "LogModelResult", "LogSnapshotResult", "LogTestResult"}
 
@@ -87,67 +90,9 @@ def selection_args(
     return ["--select", *names]
 
 
-@dataclass
-class Release:
-    """How dbt's DuckDB database was closed: its checkpoint's seconds, whether it vacuumed, and
-    why (the table holding the most deleted rows, and their share of its stored rows)."""
-
-    seconds: float
-    vacuumed: bool
-    most_deleted: str | None = None
-    deleted_share: float = 0.0
-
-    def __str__(self) -> str:
-        vacuum = "with vacuum" if self.vacuumed else "without vacuum"
-        held = "no deleted rows"
-        if self.most_deleted:
-            held = f"most deleted rows: {self.most_deleted}, {self.deleted_share:.0%}"
-        return f"{self.seconds:.1f} s to checkpoint, {vacuum} ({held})"
-
-
-# DuckDB stores a table in row groups of 122,880 rows; a delete only marks rows. The checkpoint
-# that closes a database "vacuums" the tables it writes: it merges row groups whose live rows fit
-# in fewer, rewriting them. A batch deletes and re-inserts the recent rows of the persons it
-# rebuilds, so every checkpoint found row groups to merge: on the 1-day benchmark warehouse the
-# closing checkpoint took 3.0 s with vacuum and 1.0 s without (the same write-ahead log replayed
-# twice), and over seven batches 0.5-3.8 s (median 1.2) against 0.3-0.9 s (median 0.5), with the
-# same rows stored at the end (the next batch's appends rewrite the last row groups, dropping
-# the deleted rows in them). So the close vacuums only when a table holds more deleted rows than
-# CX_DUCKDB_VACUUM_AT of its rows and at least a row group's worth: what the tail does not
-# reclaim (rows deleted from older row groups) is bounded by that share.
-ROW_GROUP_ROWS = 122_880
-
-
-def _deleted_rows(con) -> tuple[str | None, int, float]:
-    """The table of con's database with the most deleted rows still stored, their number and
-    share (duckdb_tables().estimated_size counts the stored rows, deleted ones included).
-    Tables with no live row left are not counted: every checkpoint drops row groups that hold
-    no live row, vacuum or not (the batch's bookkeeping tables, emptied at its end: at 30 days
-    of history `int_batch__kpi_rows_before` alone made every close vacuum, 0.9-3.9 s)."""
-    worst: tuple[str | None, int, float] = (None, 0, 0.0)
-    for schema, table, stored in con.execute(
-        "select schema_name, table_name, estimated_size from duckdb_tables() "
-        "where database_name = current_database() and not temporary and estimated_size > 0"
-    ).fetchall():
-        live = con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-        if live and stored - live > worst[1]:
-            worst = (f"{schema}.{table}", stored - live, (stored - live) / stored)
-    return worst
-
-
-def prepare_closing_checkpoint(con, vacuum_at: float) -> Release:
-    """Let the checkpoint that closing con makes vacuum only when a table's deleted rows are past
-    `vacuum_at` of its rows and a row group's worth (vacuum_at 0: always): else turn it off."""
-    table, deleted, share = _deleted_rows(con)
-    vacuum = vacuum_at <= 0 or (share > vacuum_at and deleted >= ROW_GROUP_ROWS)
-    if not vacuum:
-        con.execute("set max_vacuum_tasks = 0")
-    return Release(0.0, vacuum, table, share)
-
-
 def _release_duckdb(vacuum_at: float) -> Release | None:
     """Close the DuckDB database dbt-duckdb keeps open in this process (None: dbt never opened
-    one), vacuuming as prepare_closing_checkpoint decides."""
+    one), vacuuming as ingestion.common.warehouse.prepare_closing_checkpoint decides."""
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
 
     try:
@@ -159,7 +104,7 @@ def _release_duckdb(vacuum_at: float) -> Release | None:
         try:
             release = prepare_closing_checkpoint(environment.conn, vacuum_at)
         except Exception:  # noqa: BLE001 - the transaction dbt left failed: close as DuckDB would
-            release = Release(0.0, True)
+            release = Release(vacuumed=True)
     started = time.perf_counter()
     environment.close()
     if release is not None:

@@ -1,12 +1,19 @@
-"""dbt's closing checkpoint vacuums only past CX_DUCKDB_VACUUM_AT (in_process._release_duckdb):
+"""dbt's closing checkpoint vacuums only past CX_DUCKDB_VACUUM_AT (prepare_closing_checkpoint):
 the deleted rows it counts, its decision, and what each decision leaves in the file."""
 
 import duckdb
 import pytest
 
-from orchestration.defs.transform.in_process import ROW_GROUP_ROWS, prepare_closing_checkpoint
+from ingestion.common.warehouse import ROW_GROUP_ROWS, prepare_closing_checkpoint
 
 ROWS = 3 * ROW_GROUP_ROWS + 1_000
+
+
+def _warehouse(path, other: str) -> None:
+    """A file with table t (ROWS rows, a few row groups) and another table."""
+    with duckdb.connect(str(path)) as con:
+        con.execute(f"create table t as select range as id, range::varchar as v from range({ROWS})")
+        con.execute(f"create table {other}")
 
 
 def _stored(path) -> int:
@@ -28,9 +35,7 @@ def _stored(path) -> int:
 )
 def test_closing_checkpoint_vacuums_past_the_share(tmp_path, keep_every, vacuum_at, vacuumed):
     path = tmp_path / "w.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute(f"create table t as select range as id, range::varchar as v from range({ROWS})")
-        con.execute("create table small as select 1 as id")
+    _warehouse(path, "small as select 1 as id")
     with duckdb.connect(str(path)) as con:
         # All but every keep_every-th row of the last row groups (what a vacuum can merge).
         con.execute(f"delete from t where id >= {ROW_GROUP_ROWS} and id % {keep_every} <> 0")
@@ -47,9 +52,7 @@ def test_closing_checkpoint_vacuums_past_the_share(tmp_path, keep_every, vacuum_
 
 def test_a_table_emptied_whole_is_reclaimed_without_vacuum(tmp_path):
     path = tmp_path / "w.duckdb"
-    with duckdb.connect(str(path)) as con:
-        con.execute(f"create table t as select range as id, range::varchar as v from range({ROWS})")
-        con.execute("create table kept as select range as id from range(10)")
+    _warehouse(path, "kept as select range as id from range(10)")
     with duckdb.connect(str(path)) as con:
         con.execute("delete from t")  # as the batch empties its bookkeeping tables
         release = prepare_closing_checkpoint(con, 0.1)
