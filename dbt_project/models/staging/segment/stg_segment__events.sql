@@ -54,9 +54,25 @@ delivery_loads as (
 ),
 {%- endif %}
 
+-- The raw columns the model reads; of `context` (~440 bytes an event, most of a raw row) only the
+-- fields below: the raw JSON stays in raw.events. Carried through the dedupe and written again,
+-- the context was most of the model's cost: at 30 days of history (12M deliveries, 5.2 GB of
+-- context) its full build took 128 s with it and 74 s without (docs/benchmarks.md).
+{%- set context = json_texts('context', ['$.page.url', '$.campaign.source', '$.campaign.medium',
+                                         '$.campaign.name', '$.page.referrer']) %}
 source as (
 
-    select * from {{ source('segment', 'events') }}
+    select
+        message_id, type, event, name, anonymous_id, user_id, group_id, previous_id,
+        original_timestamp, sent_at, received_at, "timestamp", properties, traits,
+        {{ context[0] }} as page_url,
+        {{ context[1] }} as utm_source,
+        {{ context[2] }} as utm_medium,
+        {{ context[3] }} as utm_campaign,
+        {{ context[4] }} as referrer,
+        device_class, os, browser, country, country_source, is_bot,
+        source_file, source_line, _dlt_load_id
+    from {{ source('segment', 'events') }}
     -- One IN on the load: DuckDB turns its few values into a range filter on the scan (two INs
     -- on the same column leave it scanning every row group).
     where _dlt_load_id in (
@@ -108,8 +124,6 @@ ranked as (
 ),
 
 -- One parse of each JSON document for all the fields read from it (json_texts).
-{%- set context = json_texts('context', ['$.page.url', '$.campaign.source', '$.campaign.medium',
-                                         '$.campaign.name', '$.page.referrer']) %}
 {%- set props = json_texts('properties', ['$.path', '$.load_time_ms']) %}
 renamed as (
 
@@ -128,8 +142,7 @@ renamed as (
         event_at,
         properties,
         traits,
-        context,
-        {{ context[0] }} as page_url,
+        page_url,
         {{ props[0] }} as page_path,
         cast({{ props[1] }} as double) as page_load_ms,
         -- Enriched by the loader (ingestion/events/enrich.py) from the user agent or the mobile
@@ -140,10 +153,10 @@ renamed as (
         coalesce(country, 'unknown') as country,
         coalesce(country_source, 'unknown') as country_source,
         coalesce(is_bot, false) as is_bot,
-        {{ context[1] }} as utm_source,
-        {{ context[2] }} as utm_medium,
-        {{ context[3] }} as utm_campaign,
-        {{ context[4] }} as referrer,
+        utm_source,
+        utm_medium,
+        utm_campaign,
+        referrer,
         source_file,
         source_line,
         _dlt_load_id as load_id,
