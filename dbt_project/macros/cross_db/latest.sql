@@ -4,16 +4,22 @@
     A struct rather than one aggregate per column: DuckDB's arg_max skips rows whose value is
     null, Spark's max_by does not; a struct is never null, so both return the same row. -#}
 {% macro latest_of(columns, order_columns) -%}
-    {{ return(adapter.dispatch('latest_of', 'cx_warehouse')(columns, order_columns)) }}
+    {{ return(adapter.dispatch('row_of', 'cx_warehouse')(columns, order_columns, 'max')) }}
 {%- endmacro %}
 
-{% macro default__latest_of(columns, order_columns) -%}
-    max_by(named_struct(
+{#- The same on the row with the least (`order_columns`...). -#}
+{% macro earliest_of(columns, order_columns) -%}
+    {{ return(adapter.dispatch('row_of', 'cx_warehouse')(columns, order_columns, 'min')) }}
+{%- endmacro %}
+
+{#- `extreme`: 'max' or 'min'. -#}
+{% macro default__row_of(columns, order_columns, extreme) -%}
+    {{ extreme }}_by(named_struct(
         {%- for column in columns %}'{{ column }}', {{ column }}{{ ", " if not loop.last }}
         {%- endfor -%}
     ), struct({{ order_columns | join(', ') }}))
 {%- endmacro %}
 
-{% macro duckdb__latest_of(columns, order_columns) -%}
-    arg_max(struct_pack({{ columns | join(', ') }}), row({{ order_columns | join(', ') }}))
+{% macro duckdb__row_of(columns, order_columns, extreme) -%}
+    arg_{{ extreme }}(struct_pack({{ columns | join(', ') }}), row({{ order_columns | join(', ') }}))
 {%- endmacro %}

@@ -37,35 +37,20 @@ session_facts as (
 
 ),
 
-page_order as (
+-- The first and the last page of each session, as aggregates (one pass, no sort: two windows
+-- ordered both ways sorted every page view twice; the model's 30-day full build as plain SQL took
+-- 26.6 s with them; docs/benchmarks.md).
+{%- set entry_columns = ['page_path', 'device_type', 'os', 'browser', 'country', 'utm_source',
+                         'utm_medium', 'utm_campaign', 'referrer'] %}
+pages as (
 
     select
         session_id,
-        page_path,
-        device_type,
-        os,
-        browser,
-        country,
-        utm_source,
-        utm_medium,
-        utm_campaign,
-        referrer,
-        row_number() over (partition by session_id order by event_at, message_id) as from_start,
-        row_number() over (partition by session_id order by event_at desc, message_id desc) as from_end
+        {{ earliest_of(entry_columns, ['event_at', 'message_id']) }} as entry,
+        {{ latest_of(['page_path'], ['event_at', 'message_id']) }} as exit_page
     from events
     where event_type in ('page', 'screen')
-
-),
-
-entry as (
-
-    select * from page_order where from_start = 1
-
-),
-
-exit_page as (
-
-    select session_id, page_path from page_order where from_end = 1
+    group by session_id
 
 )
 
@@ -79,16 +64,16 @@ select
     cast(session_facts.events as {{ dbt.type_bigint() }}) as events,
     cast(session_facts.page_views as {{ dbt.type_bigint() }}) as page_views,
     cast(session_facts.errors as {{ dbt.type_bigint() }}) as errors,
-    entry.page_path as landing_page,
-    exit_page.page_path as exit_page,
-    entry.referrer,
-    entry.utm_source,
-    entry.utm_medium,
-    entry.utm_campaign,
-    entry.device_type,
-    entry.os,
-    entry.browser,
-    entry.country,
+    pages.entry.page_path as landing_page,
+    pages.exit_page.page_path as exit_page,
+    pages.entry.referrer as referrer,
+    pages.entry.utm_source as utm_source,
+    pages.entry.utm_medium as utm_medium,
+    pages.entry.utm_campaign as utm_campaign,
+    pages.entry.device_type as device_type,
+    pages.entry.os as os,
+    pages.entry.browser as browser,
+    pages.entry.country as country,
     session_facts.events = 1 as is_bounce,
     cast(session_facts.reached_funnel_step as integer) as reached_funnel_step,
     session_facts.converted = 1 as is_converted,
@@ -96,8 +81,7 @@ select
     cast(session_facts.max_page_load_ms as {{ type_double() }}) as max_page_load_ms,
     plans.plan
 from session_facts
-left join entry on session_facts.session_id = entry.session_id
-left join exit_page on session_facts.session_id = exit_page.session_id
+left join pages on session_facts.session_id = pages.session_id
 {{ join_plan_at('plans', 'session_facts.stitched_user_id', 'session_facts.session_start_at') }}
 {%- if not is_incremental() %}
 order by session_facts.session_start_at, session_facts.session_id
