@@ -17,8 +17,7 @@ with
 events as (
 
     select * from {{ ref('int_identity__events_stitched') }}
-    where event_type in ('track', 'page', 'screen')
-        and not coalesce(is_bot, false)  -- crawlers and tools stay in fct_events, out of sessions and KPIs
+    where {{ sessionized_event() }}
     {{ only_batch_persons(keyword='and', time_column='event_at') }}
 
 ),

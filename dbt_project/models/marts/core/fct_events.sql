@@ -7,20 +7,33 @@
     tags=['hourly_batch'],
 ) }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
+{%- set columns = ['message_id', 'event_at', 'received_at', 'event_type', 'event_name',
+                   'stitched_user_id', 'user_id', 'anonymous_id', 'is_identified', 'page_path',
+                   'page_load_ms', 'device_type', 'os', 'browser', 'country', 'is_bot',
+                   'is_future_dated', 'deliveries'] %}
 
 with
 
+-- The session events come from the sessionized events (which carry every stitched column), the
+-- others (identify, alias, group calls; bots' events) from the stitched events: a union, not a
+-- join of every event to its session on message_id (the model's 30-day full build as plain SQL:
+-- 23.0-23.8 s with the join, 20.3-20.5 s without).
 events as (
 
-    select * from {{ ref('int_identity__events_stitched') }}
+    select
+        {{ columns | join(', ') }},
+        session_id
+    from {{ ref('int_sessions__events_sessionized') }}
     {{ only_batch_persons(time_column='event_at') }}
 
-),
+    union all
 
-sessionized as (
-
-    select message_id, session_id from {{ ref('int_sessions__events_sessionized') }}
-    {{ only_batch_persons(time_column='event_at') }}
+    select
+        {{ columns | join(', ') }},
+        cast(null as {{ dbt.type_string() }}) as session_id
+    from {{ ref('int_identity__events_stitched') }}
+    where not coalesce({{ sessionized_event() }}, false)
+    {{ only_batch_persons(keyword='and', time_column='event_at') }}
 
 )
 
@@ -34,7 +47,7 @@ select
     events.user_id,
     events.anonymous_id,
     events.is_identified,
-    sessionized.session_id,
+    events.session_id,
     cast({{ funnel_step('events.event_type', 'events.event_name') }} as integer) as funnel_step,
     events.event_name = '{{ var("error_event") }}' as is_error,
     events.page_path,
@@ -47,7 +60,6 @@ select
     events.is_future_dated,
     cast(events.deliveries as {{ dbt.type_bigint() }}) as deliveries
 from events
-left join sessionized on events.message_id = sessionized.message_id
 {%- if not is_incremental() %}
 order by events.event_at, events.message_id
 {%- endif %}
