@@ -39,7 +39,7 @@ session_facts as (
 
 -- The first and the last page of each session, as aggregates (one pass, no sort: two windows
 -- ordered both ways sorted every page view twice; the model's 30-day full build as plain SQL took
--- 26.6 s with them; docs/benchmarks.md).
+-- 29.3 s with them, 13.3 s without; docs/benchmarks.md).
 {%- set entry_columns = ['page_path', 'device_type', 'os', 'browser', 'country', 'utm_source',
                          'utm_medium', 'utm_campaign', 'referrer'] %}
 pages as (
