@@ -13,9 +13,11 @@
     tags=['hourly_batch'],
 ) }}
 
+-- `events` is read by step 1 and every later step: read where used, not buffered whole
+-- (not_materialized; 30-day full build as plain SQL 14.3 -> 12.3 s).
 with
 
-events as (
+events as {{ not_materialized() }} (
 
     select stitched_user_id, message_id, event_at, funnel_step, device_type, os, browser, country
     from {{ ref('fct_events') }}

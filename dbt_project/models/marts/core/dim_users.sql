@@ -8,9 +8,11 @@
 ) }}
 -- depends_on: {{ ref('int_batch__kpi_rows_before') }}
 
+-- `events` and `sessions` are each read by several CTEs for a few columns: read where used, not
+-- buffered whole (not_materialized; 30-day full build as plain SQL 8.2 -> 6.2 s).
 with
 
-events as (
+events as {{ not_materialized() }} (
 
     select * from {{ ref('int_identity__events_stitched') }}
     where not coalesce(is_bot, false)  -- a crawler is not a person
@@ -18,7 +20,7 @@ events as (
 
 ),
 
-sessions as (
+sessions as {{ not_materialized() }} (
 
     select * from {{ ref('fct_sessions') }}
     {{ only_batch_persons() }}
