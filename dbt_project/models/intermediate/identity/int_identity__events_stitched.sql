@@ -54,8 +54,9 @@ stitched as (
 
 )
 
+-- No ORDER BY: a full build's rows keep the staging's event time order (DuckDB keeps a scan's order
+-- through projections and a hash join's probe side while preserve_insertion_order is on, its
+-- default). Measured on the 30-day benchmark warehouse, as plain SQL: 23.2 s sorted, 14.5 s not;
+-- the row groups span a median 5.3 h of event time either way (docs/benchmarks.md).
 select * from stitched
 {{ only_batch_persons(time_column='event_at') }}
-{%- if not is_incremental() %}
-order by event_at, message_id
-{%- endif %}
