@@ -129,5 +129,5 @@ select
     length_cap_piece,
     session_start_at
 from with_session_start
--- No ORDER BY, as in the staging: the batches read this table from a time on. The model's 30-day
--- full build as plain SQL: 45.5 s sorted, 32.8 s not (docs/benchmarks.md).
+-- No ORDER BY, for the reason at the end of stg_segment__events. The model's 30-day full build as
+-- plain SQL: 45.5 s sorted, 32.8 s not.

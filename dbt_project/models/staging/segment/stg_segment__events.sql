@@ -105,10 +105,11 @@ clocked as {{ not_materialized() }} (
 ),
 
 -- Most messages have one delivery (in the 30-day benchmark world 11.88M messages in 11.99M
--- deliveries): that delivery is the message. Only the messages with more than one go through the dedupe window, which sorts
--- their deliveries with every column: sorting every message's, the model's 30-day full build as
--- plain SQL took 87.5 s, sorting the repeated ones 48.4 s (docs/benchmarks.md). `source` and
--- `clocked` are read here twice rather than buffered (not_materialized).
+-- deliveries): that delivery is the message. Only the messages with more than one go through the
+-- dedupe window, which sorts their deliveries with every column: sorting every message's, the
+-- model's 30-day full build as plain SQL took 87.5 s, sorting the repeated ones 48.4 s
+-- (docs/benchmarks.md). `source` and `clocked` are read here twice rather than buffered
+-- (not_materialized).
 repeated as (
 
     select message_id from source group by message_id having count(*) > 1
@@ -194,12 +195,13 @@ renamed as (
 
 )
 
--- No ORDER BY: a full build keeps raw.events' arrival order (DuckDB keeps a scan's order through
+-- No ORDER BY (nor in the stitched and sessionized events and fct_events, which read this order
+-- on): a full build keeps raw.events' arrival order (DuckDB keeps a scan's order through
 -- projections, a hash join's probe side and a union while preserve_insertion_order is on, its
--- default). The batches read this table from a time on (event_at >= a bound), and a block is
+-- default). The batches read these tables from a time on (event_at >= a bound), and a block is
 -- skipped when its latest event_at is before the bound: in arrival order that is the latest
 -- arrival, whatever late events the block also holds. On the 30-day benchmark warehouse (97
--- blocks), a read from 1 h / 24 h / 7 days before the last event touches 4 / 7 / 26 blocks, against
--- 1 / 3 / 23 sorted; the model's full build as plain SQL took 54.2 s sorted, 35.7 s not
+-- blocks), a read from 1 h / 24 h / 7 days before the last event touches 4 / 7 / 26 blocks,
+-- against 1 / 3 / 23 sorted; the model's full build as plain SQL took 54.2 s sorted, 35.7 s not
 -- (docs/benchmarks.md).
 select * from renamed
